@@ -1,0 +1,4 @@
+// Placeholder until the handler wiring lands (same session): exports the Lambda entry point.
+export const handler = async (): Promise<never> => {
+  throw new Error('functions/tokens.ts is not wired yet');
+};

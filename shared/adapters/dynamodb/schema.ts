@@ -1,0 +1,20 @@
+/**
+ * The single table's key schema and indexes, read by the DynamoDB adapter, the local runtime (which
+ * creates the table in dynalite) and the CDK stack, so all three agree.
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB TTL removes expired connect sessions and OAuth states. */
+  ttlAttribute: 'ttl',
+  /**
+   * Sparse index of active OAuth connections only: partition key a small shard number, sort key
+   * the access token's expiry (epoch ms). The sweep queries `sweepAt < now + margin` per shard, so
+   * its cost follows the tokens due, not the number of retailers.
+   */
+  sweepIndex: { name: 'sweep', partitionKey: 'sweepShard', sortKey: 'sweepAt' },
+  /** Every connection by provider, for listing without a Scan. */
+  providerIndex: { name: 'by-provider', partitionKey: 'gsiProvider', sortKey: 'gsiAccount' },
+  /** Shards of the sweep index; a power of two keeps the hash spread even. */
+  sweepShards: 4,
+} as const;
