@@ -1,4 +1,6 @@
-// Placeholder until the handler wiring lands (same session): exports the Lambda entry point.
-export const handler = async (): Promise<never> => {
-  throw new Error('functions/admin.ts is not wired yet');
-};
+/** Lambda entry: backend management routes (connect sessions, connections, personal tokens). */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { awsServices, logger } from './aws';
+import { createAdminHandler } from './handlers/admin';
+
+export const handler = createAdminHandler(awsServices()).use(injectLambdaContext(logger));

@@ -1,4 +1,6 @@
-// Placeholder until the handler wiring lands (same session): exports the Lambda entry point.
-export const handler = async (): Promise<never> => {
-  throw new Error('functions/public.ts is not wired yet');
-};
+/** Lambda entry: public routes (health, connect link, OAuth callback). */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { awsServices, logger } from './aws';
+import { createPublicHandler } from './handlers/public';
+
+export const handler = createPublicHandler(awsServices()).use(injectLambdaContext(logger));

@@ -30,4 +30,5 @@ export const routes: readonly RouteSpec[] = Object.freeze([
 ] as const);
 
 /** `GET /tokens/{provider}/{account}`: the API Gateway v2 route key of a route. */
-export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>): string => `${route.method} ${route.path}`;
+export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>): string =>
+  `${route.method} ${route.path}`;

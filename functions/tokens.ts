@@ -1,4 +1,9 @@
-// Placeholder until the handler wiring lands (same session): exports the Lambda entry point.
-export const handler = async (): Promise<never> => {
-  throw new Error('functions/tokens.ts is not wired yet');
-};
+/** Lambda entry: `GET /tokens/{provider}/{account}`. */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { awsServices, logger, metrics } from './aws';
+import { createTokensHandler } from './handlers/tokens';
+
+export const handler = createTokensHandler(awsServices())
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -12,9 +12,14 @@ export const TABLE = {
    * the access token's expiry (epoch ms). The sweep queries `sweepAt < now + margin` per shard, so
    * its cost follows the tokens due, not the number of retailers.
    */
-  sweepIndex: { name: 'sweep', partitionKey: 'sweepShard', sortKey: 'sweepAt' },
+  sweepIndex: { name: 'sweep', partitionKey: 'sweepShard', sortKey: 'sweepAt', projection: 'KEYS_ONLY' },
   /** Every connection by provider, for listing without a Scan. */
-  providerIndex: { name: 'by-provider', partitionKey: 'gsiProvider', sortKey: 'gsiAccount' },
+  providerIndex: {
+    name: 'by-provider',
+    partitionKey: 'gsiProvider',
+    sortKey: 'gsiAccount',
+    projection: 'ALL',
+  },
   /** Shards of the sweep index; a power of two keeps the hash spread even. */
   sweepShards: 4,
 } as const;

@@ -1,0 +1,64 @@
+/** Backend management routes: connect sessions, connections, personal tokens. */
+import {
+  connectionPathSchema,
+  connectSessionBodySchema,
+  listQuerySchema,
+  parseInput,
+  parseJsonBody,
+  personalTokenBodySchema,
+} from '../../shared/domain/validation';
+import { json, noContent } from '../http/responses';
+import type { Services } from '../services';
+import { httpHandler } from './common';
+
+/** Builds the `admin` group's Lambda handler. */
+export function createAdminHandler(services: Services) {
+  const { connect, connections } = services;
+  return httpHandler(services, {
+    'POST /connect-sessions': async ({ body }) => {
+      const input = parseInput(connectSessionBodySchema, parseJsonBody(body), 'body');
+      return json(
+        201,
+        await connect.createSession({
+          provider: input.provider,
+          returnTo: input.return_to,
+          reference: input.reference,
+        }),
+      );
+    },
+    'GET /connections': async ({ query }) => {
+      const input = parseInput(listQuerySchema, query, 'query');
+      return json(
+        200,
+        await connections.list({
+          ...(input.provider === undefined ? {} : { provider: input.provider }),
+          ...(input.status === undefined ? {} : { status: input.status }),
+          limit: input.limit,
+          ...(input.next_token === undefined ? {} : { nextToken: input.next_token }),
+        }),
+      );
+    },
+    'GET /connections/{provider}/{account}': async ({ path }) =>
+      json(200, await connections.get(parseInput(connectionPathSchema, path, 'path'))),
+    'DELETE /connections/{provider}/{account}': async ({ path }) => {
+      await connections.delete(parseInput(connectionPathSchema, path, 'path'));
+      return noContent();
+    },
+    'PUT /personal-tokens/{provider}/{account}': async ({ path, body }) => {
+      const key = parseInput(connectionPathSchema, path, 'path');
+      const input = parseInput(personalTokenBodySchema, parseJsonBody(body), 'body');
+      return json(
+        200,
+        await connections.putPersonalToken(key, {
+          token: input.token,
+          name: input.name,
+          expiresAt: input.expires_at,
+        }),
+      );
+    },
+    'DELETE /personal-tokens/{provider}/{account}': async ({ path }) => {
+      await connections.deletePersonalToken(parseInput(connectionPathSchema, path, 'path'));
+      return noContent();
+    },
+  });
+}

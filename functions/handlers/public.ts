@@ -1,0 +1,85 @@
+/** Public routes, opened by retailers' browsers: health, the connect link, the OAuth callback. */
+import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
+import { bindingCookieName } from '../../shared/domain/connect';
+import { pages } from '../http/pages';
+import { json, page, redirect } from '../http/responses';
+import type { Services } from '../services';
+import { httpHandler } from './common';
+
+/** Builds the `public` group's Lambda handler. */
+export function createPublicHandler(services: Services) {
+  const secure = services.config.publicUrl.startsWith('https:');
+  const cookie = (name: string, value: string, maxAge: number, provider: string) =>
+    serializeCookie(name, value, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      path: `/oauth/${provider}/callback`,
+      maxAge,
+    });
+  const displayName = (provider: string) =>
+    Object.hasOwn(services.providers, provider)
+      ? services.providers[provider as keyof typeof services.providers].displayName
+      : 'The provider';
+
+  return httpHandler(services, {
+    'GET /health': async () => json(200, { status: 'ok' }),
+
+    'GET /connect/{session_id}': async ({ path }) => {
+      const started = await services.connect.startAuthorization(path.session_id ?? '');
+      if (started === undefined) return page(410, pages.expired());
+      const { name, value, maxAgeSeconds } = started.cookie;
+      return redirect(302, started.location, [cookie(name, value, maxAgeSeconds, started.provider)]);
+    },
+
+    'GET /oauth/{provider}/callback': async ({ path, query, event }) => {
+      const provider = path.provider ?? '';
+      const cookies = parseCookies((event.cookies ?? []).join('; '));
+      const outcome = await services.connect.completeCallback({
+        provider,
+        query,
+        cookies: Object.fromEntries(
+          Object.entries(cookies).filter((e): e is [string, string] => e[1] !== undefined),
+        ),
+      });
+      const state = query.state;
+      const clear = state === undefined ? undefined : [cookie(bindingCookieName(state), '', 0, provider)];
+      switch (outcome.kind) {
+        case 'connected':
+          return outcome.returnTo === undefined
+            ? page(200, pages.connected(displayName(provider), outcome.key.account), clear)
+            : redirect(
+                303,
+                withParams(outcome.returnTo, {
+                  status: 'connected',
+                  provider: outcome.key.provider,
+                  account: outcome.key.account,
+                  reference: outcome.reference,
+                }),
+                clear,
+              );
+        case 'denied':
+          return outcome.returnTo === undefined
+            ? page(200, pages.declined(displayName(provider)), clear)
+            : redirect(
+                303,
+                withParams(outcome.returnTo, { status: 'denied', provider, reference: outcome.reference }),
+                clear,
+              );
+        case 'invalid':
+          services.logger.warn('callback refused', { provider, reason: outcome.reason });
+          return page(400, pages.invalid(), clear);
+        case 'failed':
+          return page(502, pages.failed(displayName(provider)), clear);
+      }
+    },
+  });
+}
+
+/** `return_to` with the outcome appended to whatever query it already has. */
+function withParams(base: string, params: Record<string, string | undefined>): string {
+  const url = new URL(base);
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) url.searchParams.set(name, value);
+  return url.toString();
+}

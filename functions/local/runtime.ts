@@ -1,0 +1,241 @@
+/**
+ * The local runtime: the same handlers as on AWS, behind a `node:http` server that plays API
+ * Gateway, on an embedded DynamoDB (or DYNAMODB_ENDPOINT), a 0600 file secret store, the sweep on
+ * a timer, and in demo mode the built-in provider simulator on the same port.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
+import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
+import { createPowertoolsLogger, portLogger } from '../../shared/adapters/logging';
+import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
+import { type BrokerConfig, ConfigError, ENV, loadConfig } from '../../shared/config';
+import { systemClock } from '../../shared/domain/ports';
+import type { RetryPolicy } from '../../shared/domain/retry';
+import type { SweepReport } from '../../shared/domain/sweep';
+import { createAdminHandler } from '../handlers/admin';
+import { createPublicHandler } from '../handlers/public';
+import { createSweepHandler } from '../handlers/sweep';
+import { createTokensHandler } from '../handlers/tokens';
+import { createServices, type Services } from '../services';
+import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from './dynamodb';
+import { bearerMatches, createLocalServer, type GroupHandler } from './server';
+import { LightspeedSimulator, XentralSimulator } from './simulator';
+
+/** Local-runtime-only variables (documented in the README). */
+export const LOCAL_ENV = {
+  host: 'BROKER_HOST',
+  simulatorTokenTtl: 'SIMULATOR_TOKEN_TTL_SECONDS',
+} as const;
+
+export const DEMO_CLIENT_ID = 'demo-client-id';
+
+export interface LocalBroker {
+  readonly url: string;
+  readonly apiKey: string;
+  readonly apiKeySource: 'environment' | 'file' | 'generated';
+  readonly config: BrokerConfig;
+  readonly services: Services;
+  readonly demo: boolean;
+  readonly simulator: LightspeedSimulator | undefined;
+  readonly xentralSimulator: XentralSimulator | undefined;
+  readonly dynamodbEndpoint: string;
+  readonly embeddedDynamoDb: boolean;
+  /** Runs one sweep now (the timer skips a beat if one is running). */
+  sweep(): Promise<SweepReport>;
+  close(): Promise<void>;
+}
+
+export interface LocalBrokerOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Tests shorten the provider retry budget. */
+  readonly retryPolicy?: RetryPolicy;
+}
+
+async function loadApiKey(env: Readonly<Record<string, string | undefined>>, dataDir: string) {
+  const fromEnv = env[ENV.apiKey]?.trim();
+  if (fromEnv) {
+    if (fromEnv.length < 16) throw new ConfigError(`${ENV.apiKey} must be at least 16 characters`);
+    return { apiKey: fromEnv, source: 'environment' as const };
+  }
+  const path = join(dataDir, 'api-key');
+  try {
+    const stored = (await readFile(path, 'utf8')).trim();
+    if (stored.length >= 16) return { apiKey: stored, source: 'file' as const };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const apiKey = `tbk_${randomBytes(24).toString('base64url')}`;
+  await writeFile(path, `${apiKey}\n`, { mode: 0o600 });
+  return { apiKey, source: 'generated' as const };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new ConfigError(`port ${port} is in use; set ${ENV.port} to another port`)
+          : error,
+      ),
+    );
+    server.listen(port, host, () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+/** Starts the whole broker on this machine. */
+export async function startLocalBroker(options: LocalBrokerOptions = {}): Promise<LocalBroker> {
+  const env = options.env ?? process.env;
+  const initial = loadConfig(env);
+  const dataDir = resolve(initial.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const { apiKey, source: apiKeySource } = await loadApiKey(env, dataDir);
+  const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
+
+  // Listen first: with PORT=0 the public URL (and the redirect URI) depends on the port we get.
+  let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
+  let groups: Record<'public' | 'tokens' | 'admin', GroupHandler> = {} as never;
+  let server: Server | undefined;
+  const front = createLocalServer({
+    apiKey,
+    handlers: {
+      public: (event, context) => groups.public(event, context),
+      tokens: (event, context) => groups.tokens(event, context),
+      admin: (event, context) => groups.admin(event, context),
+    },
+    extensions: [
+      async (req, res) => {
+        if (ready !== undefined) return ready(req, res);
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(JSON.stringify({ error: 'starting', message: 'the broker is starting' }));
+        return true;
+      },
+    ],
+  });
+  server = front;
+  const port = await listen(front, initial.port, host);
+  const publicUrl = env[ENV.publicUrl]?.trim() ? initial.publicUrl : `http://localhost:${port}`;
+
+  const demo = initial.lightspeed.clientId === undefined;
+  let simulator: LightspeedSimulator | undefined;
+  let xentralSimulator: XentralSimulator | undefined;
+  const overrides: Record<string, string> = { [ENV.publicUrl]: publicUrl, [ENV.port]: String(port) };
+  if (demo) {
+    const clientSecret = randomBytes(24).toString('base64url');
+    simulator = new LightspeedSimulator({
+      clientId: DEMO_CLIENT_ID,
+      clientSecret,
+      redirectUris: [`${publicUrl}/oauth/lightspeed-x/callback`],
+      accessTokenTtlSeconds: Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 86_400) || 86_400,
+    });
+    xentralSimulator = new XentralSimulator();
+    const urls = simulator.urls(publicUrl);
+    overrides[ENV.lightspeedClientId] = DEMO_CLIENT_ID;
+    overrides[ENV.lightspeedClientSecret] = clientSecret;
+    overrides[ENV.lightspeedAuthorizeUrl] = urls.authorizeUrl;
+    overrides[ENV.lightspeedTokenUrl] = urls.tokenUrl;
+    overrides[ENV.lightspeedApiBaseUrl] = urls.apiBaseUrl;
+    if (!env[ENV.xentralApiBaseUrl])
+      overrides[ENV.xentralApiBaseUrl] = xentralSimulator.urls(publicUrl).apiBaseUrl;
+  } else if (initial.lightspeed.clientSecret === undefined) {
+    throw new ConfigError(`${ENV.lightspeedClientSecret} is required when ${ENV.lightspeedClientId} is set`);
+  }
+  const config = loadConfig({ ...env, ...overrides });
+
+  let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>> | undefined;
+  if (config.dynamodbEndpoint === undefined)
+    embedded = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'));
+  const dynamodbEndpoint = config.dynamodbEndpoint ?? embedded!.endpoint;
+  const dynamodb = new DynamoDBClient({
+    endpoint: dynamodbEndpoint,
+    region: 'local',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await ensureTable(dynamodb, config.tableName);
+  const documents = DynamoDBDocumentClient.from(dynamodb, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+
+  const powertools = createPowertoolsLogger();
+  const services = createServices({
+    config,
+    store: new DynamoDbStore(documents, config.tableName),
+    secrets: new FileSecretStore(join(dataDir, 'secrets.json')),
+    clientSecret: async () => config.lightspeed.clientSecret ?? '',
+    http: fetchHttpClient(),
+    clock: systemClock,
+    logger: portLogger(powertools),
+    owner: `local:${process.pid}:${randomUUID().slice(0, 8)}`,
+    ...(options.retryPolicy === undefined ? {} : { retryPolicy: options.retryPolicy }),
+  });
+  const withContext = <T extends { use: (m: ReturnType<typeof injectLambdaContext>) => T }>(h: T) =>
+    h.use(injectLambdaContext(powertools, { resetKeys: true }));
+  groups = {
+    public: withContext(createPublicHandler(services)),
+    tokens: withContext(createTokensHandler(services)),
+    admin: withContext(createAdminHandler(services)),
+  };
+  const sweepHandler = createSweepHandler(services);
+
+  let running: Promise<SweepReport> | undefined;
+  const runSweep = (): Promise<SweepReport> => {
+    running ??= sweepHandler(undefined, {} as never).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const timer = setInterval(() => {
+    runSweep().catch((error: unknown) => powertools.error('sweep failed', { error: String(error) }));
+  }, config.sweepIntervalSeconds * 1000);
+
+  ready = async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/_local/sweep' && req.method === 'POST') {
+      if (!bearerMatches(req.headers.authorization, apiKey)) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ error: 'unauthorized', message: 'send Authorization: Bearer $BROKER_API_KEY' }),
+        );
+        return true;
+      }
+      const report = await runSweep();
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(report));
+      return true;
+    }
+    if (simulator !== undefined && (await simulator.handle(req, res))) return true;
+    if (xentralSimulator !== undefined && (await xentralSimulator.handle(req, res))) return true;
+    return false;
+  };
+
+  return {
+    url: publicUrl,
+    apiKey,
+    apiKeySource,
+    config,
+    services,
+    demo,
+    simulator,
+    xentralSimulator,
+    dynamodbEndpoint,
+    embeddedDynamoDb: embedded !== undefined,
+    sweep: runSweep,
+    close: async () => {
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+      await new Promise<void>((done) => {
+        server?.close(() => done());
+        server?.closeAllConnections();
+      });
+      server = undefined;
+      dynamodb.destroy();
+      await embedded?.close();
+    },
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The local runtime's HTTP front: plays API Gateway (HTTP API) for the unchanged Lambda handlers.
+ * It matches the route table, checks the bearer API key on backend routes (where AWS checks
+ * SigV4), turns `node:http` requests into API Gateway v2 events, and writes the results back.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { BrokerEvent } from '../http/middleware';
+import { type FunctionGroup, type RouteSpec, routeKey, routes } from '../routes';
+
+export type GroupHandler = (
+  event: BrokerEvent,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface LocalServerOptions {
+  readonly handlers: Readonly<Record<FunctionGroup, GroupHandler>>;
+  readonly apiKey: string;
+  /** Extra request handlers tried first (the demo simulator, local-only routes); resolve true if handled. */
+  readonly extensions?: readonly ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>)[];
+  /** Largest request body read; API Gateway's own limit is far higher, the broker needs little. */
+  readonly maxBodyBytes?: number;
+}
+
+/** A short, stable id of the API key for logs and audit: never the key itself. */
+export const apiKeyId = (apiKey: string): string =>
+  `api-key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 12)}`;
+
+const sha = (value: string) => createHash('sha256').update(value).digest();
+
+/** Constant-time check of an `Authorization: Bearer …` header against the key. */
+export function bearerMatches(header: string | undefined, apiKey: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1] !== undefined && timingSafeEqual(sha(match[1]), sha(apiKey));
+}
+
+interface CompiledRoute {
+  readonly spec: RouteSpec;
+  readonly segments: readonly string[];
+}
+
+const compiled: readonly CompiledRoute[] = routes.map((spec) => ({
+  spec,
+  segments: spec.path.split('/').slice(1),
+}));
+
+/** Finds the route of a method and path, with its path parameters (decoded). */
+export function matchRoute(method: string, path: string) {
+  const parts = path.split('/').slice(1);
+  let pathMatched = false;
+  for (const route of compiled) {
+    if (route.segments.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < parts.length && ok; i++) {
+      const segment = route.segments[i] ?? '';
+      const part = parts[i] ?? '';
+      if (segment.startsWith('{')) {
+        let decoded: string;
+        try {
+          decoded = decodeURIComponent(part);
+        } catch {
+          decoded = part;
+        }
+        if (decoded === '') ok = false;
+        else params[segment.slice(1, -1)] = decoded;
+      } else ok = segment === part;
+    }
+    if (!ok) continue;
+    pathMatched = true;
+    if (route.spec.method === method) return { route: route.spec, params, pathMatched };
+  }
+  return { route: undefined, params: {}, pathMatched };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(JSON.stringify(body));
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return size === 0 ? undefined : Buffer.concat(chunks).toString('utf8');
+}
+
+function toEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: RouteSpec,
+  params: Record<string, string>,
+  body: string | undefined,
+  caller: string | undefined,
+): BrokerEvent {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && name !== 'cookie')
+      headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  // API Gateway joins repeated query parameters with commas; so do we.
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams)
+    query[name] = name in query ? `${query[name]},${value}` : value;
+  const cookies = req.headers.cookie
+    ?.split(';')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  const now = Date.now();
+  const key = routeKey(route);
+  return {
+    version: '2.0',
+    routeKey: key,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(cookies === undefined ? {} : { cookies }),
+    headers,
+    ...(Object.keys(query).length === 0 ? {} : { queryStringParameters: query }),
+    ...(Object.keys(params).length === 0 ? {} : { pathParameters: params }),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: url.host,
+      domainPrefix: url.hostname,
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: req.headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: key,
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+      ...(caller === undefined ? {} : { authorizer: { lambda: { caller } } }),
+    },
+    ...(body === undefined ? {} : { body }),
+    isBase64Encoded: false,
+  } as BrokerEvent;
+}
+
+function lambdaContext(requestId: string, group: string): Context {
+  return {
+    awsRequestId: requestId,
+    functionName: `token-broker-${group}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:token-broker-${group}`,
+    memoryLimitInMB: '256',
+    logGroupName: `/local/token-broker-${group}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Creates the local HTTP server (not yet listening). */
+export function createLocalServer(options: LocalServerOptions): Server {
+  const maxBody = options.maxBodyBytes ?? 64 * 1024;
+  const caller = apiKeyId(options.apiKey);
+  return createServer(async (req, res) => {
+    try {
+      for (const extension of options.extensions ?? []) if (await extension(req, res)) return;
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const { route, params, pathMatched } = matchRoute(req.method ?? 'GET', url.pathname);
+      if (route === undefined) {
+        return sendJson(res, pathMatched ? 405 : 404, {
+          error: pathMatched ? 'method_not_allowed' : 'not_found',
+          message: `no route ${req.method} ${url.pathname}`,
+        });
+      }
+      if (route.access === 'backend' && !bearerMatches(req.headers.authorization, options.apiKey)) {
+        return sendJson(
+          res,
+          401,
+          { error: 'unauthorized', message: 'send Authorization: Bearer $BROKER_API_KEY' },
+          {
+            'www-authenticate': 'Bearer',
+          },
+        );
+      }
+      let body: string | undefined;
+      try {
+        body = await readBody(req, maxBody);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        res.setHeader('connection', 'close');
+        return sendJson(res, 413, {
+          error: 'invalid_request',
+          message: `body: must be at most ${maxBody} bytes`,
+        });
+      }
+      const event = toEvent(req, url, route, params, body, route.access === 'backend' ? caller : undefined);
+      const result = await options.handlers[route.group](
+        event,
+        lambdaContext(event.requestContext.requestId, route.group),
+      );
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+      if (result.cookies !== undefined && result.cookies.length > 0) headers['set-cookie'] = result.cookies;
+      res.writeHead(result.statusCode ?? 200, headers);
+      res.end(
+        result.body === undefined
+          ? undefined
+          : result.isBase64Encoded
+            ? Buffer.from(result.body, 'base64')
+            : result.body,
+      );
+    } catch {
+      if (!res.headersSent)
+        sendJson(res, 500, { error: 'internal_error', message: 'the broker failed; try again later' });
+      else res.destroy();
+    }
+  });
+}

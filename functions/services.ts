@@ -1,0 +1,94 @@
+/**
+ * Wires the domain to adapters. Each runtime (Lambda in functions/aws.ts, the local runtime in
+ * functions/local/main.ts) builds a `Runtime` once and gets the same services from it.
+ */
+import type { BrokerConfig } from '../shared/config';
+import { ConnectService } from '../shared/domain/connect';
+import { ConnectionService } from '../shared/domain/connections';
+import type { ProviderId } from '../shared/domain/model';
+import type { Clock, ConnectionStore, Logger, SecretStore, SessionStore } from '../shared/domain/ports';
+import { Refresher, type RefreshObserver } from '../shared/domain/refresh';
+import type { RetryPolicy } from '../shared/domain/retry';
+import { type SweepReport, sweep } from '../shared/domain/sweep';
+import { TokenService } from '../shared/domain/tokens';
+import { createProviders } from '../shared/providers';
+import type { HttpClient, OAuthClientCredentials } from '../shared/providers/types';
+
+export interface Runtime {
+  readonly config: BrokerConfig;
+  readonly store: ConnectionStore & SessionStore;
+  readonly secrets: SecretStore;
+  /** The broker's client secret for a provider (env locally, Secrets Manager on AWS). */
+  readonly clientSecret: (provider: ProviderId) => Promise<string>;
+  readonly http: HttpClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Lease owner id of this process. */
+  readonly owner: string;
+  readonly retryPolicy?: RetryPolicy;
+  readonly observer?: RefreshObserver;
+}
+
+export interface Services {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly tokens: TokenService;
+  readonly connect: ConnectService;
+  readonly connections: ConnectionService;
+  readonly refresher: Refresher;
+  readonly providers: ReturnType<typeof createProviders>;
+  sweep(): Promise<SweepReport>;
+}
+
+/** Builds the services of one process. */
+export function createServices(runtime: Runtime): Services {
+  const { config, store, secrets, http, clock, logger } = runtime;
+  const providers = createProviders(config);
+  const clientIds: Partial<Record<ProviderId, string>> = { 'lightspeed-x': config.lightspeed.clientId };
+  const credentials = async (provider: ProviderId): Promise<OAuthClientCredentials> => {
+    const clientId = clientIds[provider];
+    if (clientId === undefined) throw new Error(`${provider} has no client id configured`);
+    return { clientId, clientSecret: await runtime.clientSecret(provider) };
+  };
+  const refresher = new Refresher({
+    store,
+    providers,
+    credentials,
+    http,
+    clock,
+    logger,
+    owner: runtime.owner,
+    retryPolicy: runtime.retryPolicy,
+    observer: runtime.observer,
+  });
+  const secretPrefix = config.secretPrefix;
+  return {
+    config,
+    logger,
+    providers,
+    refresher,
+    tokens: new TokenService({ store, secrets, refresher, providers, clock, logger, secretPrefix }),
+    connect: new ConnectService({
+      store,
+      sessions: store,
+      providers,
+      credentials,
+      configured: (provider) => clientIds[provider] !== undefined,
+      http,
+      clock,
+      logger,
+      publicUrl: config.publicUrl,
+      returnToOrigins: config.returnToOrigins,
+    }),
+    connections: new ConnectionService({ store, secrets, providers, clock, logger, secretPrefix }),
+    sweep: () =>
+      sweep({
+        store,
+        refresher,
+        clock,
+        logger,
+        marginSeconds: config.refreshMarginSeconds,
+        concurrency: config.sweepConcurrency,
+      }),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * The local runtime's secret store: one JSON file with 0600 permissions in BROKER_DATA_DIR.
+ * Writes go to a temporary file and are renamed over the old one, so a reader (or a crash) sees
+ * the old or the new content, never a torn file and never a moment without the token.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { SecretStore } from '../../domain/ports';
+
+type Contents = Record<string, { value: string; version: string }>;
+
+/** A SecretStore backed by a single 0600 JSON file. */
+export class FileSecretStore implements SecretStore {
+  /** Serializes writes within the process: read-modify-write must not interleave. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly path: string) {}
+
+  async get(name: string) {
+    return (await this.read())[name];
+  }
+
+  put(name: string, value: string) {
+    return this.update((contents) => {
+      const version = randomUUID();
+      contents[name] = { value, version };
+      return { version };
+    });
+  }
+
+  delete(name: string) {
+    return this.update((contents) => {
+      delete contents[name];
+    });
+  }
+
+  private async read(): Promise<Contents> {
+    try {
+      return JSON.parse(await readFile(this.path, 'utf8')) as Contents;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw error;
+    }
+  }
+
+  private update<T>(change: (contents: Contents) => T): Promise<T> {
+    const next = this.queue.then(async () => {
+      const contents = await this.read();
+      const result = change(contents);
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      const temporary = `${this.path}.${process.pid}.tmp`;
+      await writeFile(temporary, JSON.stringify(contents), { mode: 0o600 });
+      await chmod(temporary, 0o600);
+      await rename(temporary, this.path);
+      return result;
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

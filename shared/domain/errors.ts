@@ -1,0 +1,101 @@
+/**
+ * Domain errors. Each has a stable `code`; those with `expose` set reach callers through the one
+ * error middleware (functions/http/errors.ts), everything else becomes a bare 500. Messages never
+ * contain a token, a code, a secret or a provider's raw body.
+ */
+export abstract class BrokerError extends Error {
+  abstract readonly code: string;
+  /** HTTP status when the error reaches a caller. */
+  abstract readonly status: number;
+  /** Safe to show to the caller as it is. */
+  readonly expose: boolean = true;
+}
+
+/** A path, query or body field is malformed; `field` names it. */
+export class InvalidRequestError extends BrokerError {
+  override readonly name = 'InvalidRequestError';
+  readonly code = 'invalid_request';
+  readonly status = 400;
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export class UnauthorizedError extends BrokerError {
+  override readonly name = 'UnauthorizedError';
+  readonly code = 'unauthorized';
+  readonly status = 401;
+  constructor(message = 'missing or invalid credentials') {
+    super(message);
+  }
+}
+
+export class NotFoundError extends BrokerError {
+  override readonly name = 'NotFoundError';
+  readonly code = 'not_found';
+  readonly status = 404;
+}
+
+/** The provider refused the refresh token; the retailer must connect again. */
+export class ReauthorizationRequiredError extends BrokerError {
+  override readonly name = 'ReauthorizationRequiredError';
+  readonly code = 'reauthorization_required';
+  readonly status = 409;
+}
+
+/** A personal token is past its `expires_at`. */
+export class TokenExpiredError extends BrokerError {
+  override readonly name = 'TokenExpiredError';
+  readonly code = 'token_expired';
+  readonly status = 409;
+}
+
+/** The token must be refreshed and the provider is failing; retry after `retryAfterSeconds`. */
+export class ProviderUnavailableError extends BrokerError {
+  override readonly name = 'ProviderUnavailableError';
+  readonly code = 'provider_unavailable';
+  readonly status = 503;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** What went wrong at a provider, classified for the refresh protocol. */
+export type ProviderFailureKind =
+  /** The grant (refresh token or code) was refused: never retried. */
+  | 'invalid_grant'
+  /** 429, 5xx, timeouts, connection errors, unreadable bodies: retried with backoff. */
+  | 'transient'
+  /** The provider refused the broker's own client credentials: an operator must fix the config. */
+  | 'invalid_client';
+
+/** A provider call failed. Holds the provider's `error` code but never its raw body. */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly code = 'provider_error';
+  constructor(
+    readonly kind: ProviderFailureKind,
+    message: string,
+    readonly details: {
+      readonly status?: number;
+      readonly providerError?: string;
+      readonly retryAfterSeconds?: number;
+    } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A conditional write lost a race (lease taken, version moved on); the caller re-reads. */
+export class ConcurrentUpdateError extends Error {
+  override readonly name = 'ConcurrentUpdateError';
+  readonly code = 'concurrent_update';
+}

@@ -1,0 +1,117 @@
+/** The broker's records, as the domain sees them (the adapters map them to storage). */
+
+export const PROVIDER_IDS = ['lightspeed-x', 'xentral'] as const;
+export type ProviderId = (typeof PROVIDER_IDS)[number];
+
+export type CredentialSource = 'oauth' | 'personal';
+export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired';
+
+export interface ConnectionKey {
+  readonly provider: ProviderId;
+  readonly account: string;
+}
+
+/** Tokens as a provider answered them, with expiry already made absolute at receipt. */
+export interface TokenSet {
+  readonly accessToken: string;
+  /** Absent when the provider did not rotate: the stored one is kept. */
+  readonly refreshToken?: string | undefined;
+  /** Epoch milliseconds, computed from `expires_in` when the response arrived. */
+  readonly expiresAt: number;
+  readonly scope?: string | undefined;
+}
+
+export interface OAuthConnection extends ConnectionKey {
+  readonly source: 'oauth';
+  readonly status: 'active' | 'reauthorization_required';
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly expiresAt: number;
+  /** +1 on every token write; the refresh protocol's fencing number. */
+  readonly version: number;
+  readonly leaseOwner?: string | undefined;
+  readonly leaseUntil?: number | undefined;
+  readonly connectedAt: number;
+  readonly refreshedAt?: number | undefined;
+  readonly reference?: string | undefined;
+  readonly scope?: string | undefined;
+  readonly failureCount: number;
+  readonly lastError?: string | undefined;
+  /** When the last refresh attempt failed (epoch ms); waiters use it to share the holder's result. */
+  readonly lastFailureAt?: number | undefined;
+  readonly retryAfterSeconds?: number | undefined;
+}
+
+export interface PersonalConnection extends ConnectionKey {
+  readonly source: 'personal';
+  readonly name?: string | undefined;
+  /** Epoch ms, or undefined for a token without expiry. */
+  readonly expiresAt?: number | undefined;
+  /** Version of the secret holding the token, so a cached value is never stale. */
+  readonly secretVersion: string;
+  readonly connectedAt: number;
+  readonly refreshedAt?: number | undefined;
+  readonly reference?: string | undefined;
+}
+
+export type Connection = OAuthConnection | PersonalConnection;
+
+export interface ConnectSession {
+  readonly id: string;
+  readonly provider: ProviderId;
+  readonly returnTo?: string | undefined;
+  readonly reference?: string | undefined;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** One authorization attempt: created when the browser opens the connect link. */
+export interface OAuthState {
+  readonly state: string;
+  readonly provider: ProviderId;
+  readonly sessionId: string;
+  /** SHA-256 of the cookie value that binds the state to the browser that started the flow. */
+  readonly browserBindingHash: string;
+  readonly returnTo?: string | undefined;
+  readonly reference?: string | undefined;
+  readonly expiresAt: number;
+}
+
+/** The status a caller sees: a personal token past its expiry reads as `expired`. */
+export function connectionStatus(connection: Connection, now: number): ConnectionStatus {
+  if (connection.source === 'oauth') return connection.status;
+  return connection.expiresAt !== undefined && connection.expiresAt <= now ? 'expired' : 'active';
+}
+
+/** The public metadata of a connection: never a token. */
+export interface ConnectionMetadata {
+  provider: ProviderId;
+  account: string;
+  source: CredentialSource;
+  status: ConnectionStatus;
+  expires_at: string | null;
+  connected_at: string;
+  refreshed_at: string | null;
+  reference: string | null;
+  name?: string | null;
+  last_error?: string | null;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** Shapes a connection for the API: metadata only, by construction no token field. */
+export function toMetadata(connection: Connection, now: number): ConnectionMetadata {
+  const base: ConnectionMetadata = {
+    provider: connection.provider,
+    account: connection.account,
+    source: connection.source,
+    status: connectionStatus(connection, now),
+    expires_at: iso(connection.expiresAt),
+    connected_at: new Date(connection.connectedAt).toISOString(),
+    refreshed_at: iso(connection.refreshedAt),
+    reference: connection.reference ?? null,
+  };
+  if (connection.source === 'personal') base.name = connection.name ?? null;
+  else base.last_error = connection.lastError ?? null;
+  return base;
+}

@@ -1,0 +1,110 @@
+/**
+ * Ports: what the domain needs from the world. Adapters in shared/adapters implement them for
+ * DynamoDB, Secrets Manager and the local file store; the domain imports no AWS SDK.
+ */
+import type {
+  ConnectionKey,
+  ConnectionStatus,
+  ConnectSession,
+  OAuthConnection,
+  OAuthState,
+  PersonalConnection,
+  ProviderId,
+  TokenSet,
+} from './model';
+
+export interface ConnectionPage {
+  readonly items: readonly (OAuthConnection | PersonalConnection)[];
+  readonly nextCursor?: string | undefined;
+}
+
+export interface ListQuery {
+  readonly provider?: ProviderId | undefined;
+  readonly status?: ConnectionStatus | undefined;
+  readonly limit: number;
+  readonly cursor?: string | undefined;
+  readonly now: number;
+}
+
+/** Per-account credentials. Every write that can race is conditional; a lost race throws ConcurrentUpdateError. */
+export interface ConnectionStore {
+  /** Both credentials of an account, read consistently. */
+  getCredentials(key: ConnectionKey): Promise<{ oauth?: OAuthConnection; personal?: PersonalConnection }>;
+  getOAuth(key: ConnectionKey): Promise<OAuthConnection | undefined>;
+  /** Stores tokens from a finished authorization: active again, lease and failures cleared. */
+  saveAuthorization(
+    key: ConnectionKey,
+    tokens: TokenSet & { refreshToken: string },
+    meta: { reference?: string | undefined; now: number },
+  ): Promise<OAuthConnection>;
+  /** Takes the refresh lease if the version is unchanged and no live lease exists. */
+  acquireLease(
+    key: ConnectionKey,
+    lease: { version: number; owner: string; until: number; now: number },
+  ): Promise<OAuthConnection>;
+  /**
+   * Writes refreshed tokens and version+1, conditioned on the version the refresh started from
+   * (not on still holding the lease: new tokens must never be dropped because a lease ran out).
+   */
+  completeRefresh(
+    key: ConnectionKey,
+    refresh: { version: number; tokens: TokenSet; now: number },
+  ): Promise<OAuthConnection>;
+  /** Releases the lease after a failed attempt and records why (only if still held by `owner`). */
+  recordRefreshFailure(
+    key: ConnectionKey,
+    failure: { owner: string; error: string; retryAfterSeconds?: number | undefined; now: number },
+  ): Promise<void>;
+  /** Marks the connection dead, conditioned on the version (so a concurrent success wins). */
+  markReauthorizationRequired(
+    key: ConnectionKey,
+    mark: { version: number; error: string; now: number },
+  ): Promise<OAuthConnection>;
+  putPersonal(connection: PersonalConnection): Promise<PersonalConnection>;
+  /** Removes the personal-token metadata; resolves whether it existed. */
+  deletePersonal(key: ConnectionKey): Promise<boolean>;
+  /** Removes every credential of the account; resolves the removed records. */
+  deleteAll(key: ConnectionKey): Promise<{ oauth?: OAuthConnection; personal?: PersonalConnection }>;
+  list(query: ListQuery): Promise<ConnectionPage>;
+  /** Active OAuth connections whose token expires before `before` (epoch ms), from the sparse index. */
+  findDue(before: number): AsyncIterable<ConnectionKey>;
+}
+
+export interface SessionStore {
+  createConnectSession(session: ConnectSession): Promise<void>;
+  /** Single use: resolves the session once, then undefined (also when unknown or expired). */
+  consumeConnectSession(id: string, now: number): Promise<ConnectSession | undefined>;
+  saveOAuthState(state: OAuthState): Promise<void>;
+  /** Single use: resolves the state once, then undefined (also when unknown or expired). */
+  consumeOAuthState(state: string, now: number): Promise<OAuthState | undefined>;
+}
+
+/** Secret values (client secrets, personal tokens), addressed by name. */
+export interface SecretStore {
+  /**
+   * The current value. `knownVersion` lets a caching store answer from memory when the caller
+   * knows (from the connection record) which version is current.
+   */
+  get(name: string, knownVersion?: string): Promise<{ value: string; version: string } | undefined>;
+  /** Replaces the value atomically: readers see the old or the new one, never none. */
+  put(name: string, value: string): Promise<{ version: string }>;
+  delete(name: string): Promise<void>;
+}
+
+/** Structured logging; implementations must never receive a token (the domain never passes one). */
+export interface Logger {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};

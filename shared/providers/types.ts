@@ -1,0 +1,54 @@
+/** What the broker knows about a provider: data plus small pure functions, one file per provider. */
+import type { ProviderId, TokenSet } from '../domain/model';
+
+/** An HTTP request to a provider, built without performing it (so it can be tested as data). */
+export interface ProviderRequest {
+  readonly url: string;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/** A provider's answer as received: the body is text, never parsed before the status is checked. */
+export interface ProviderResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: string;
+  /** Epoch ms when the response arrived: expiry is computed from here. */
+  readonly receivedAt: number;
+}
+
+export interface OAuthClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** The OAuth 2.0 authorization-code flow of one provider. */
+export interface OAuthAdapter {
+  /** Query parameter of the callback that names the account (Lightspeed: `domain_prefix`). */
+  readonly callbackAccountParameter: string;
+  readonly scopes: readonly string[];
+  buildAuthorizationUrl(params: { clientId: string; redirectUri: string; state: string }): string;
+  buildCodeExchange(
+    params: OAuthClientCredentials & { account: string; code: string; redirectUri: string },
+  ): ProviderRequest;
+  buildRefresh(params: OAuthClientCredentials & { account: string; refreshToken: string }): ProviderRequest;
+  /** Turns a token-endpoint response into tokens, or throws a classified ProviderError. */
+  parseTokenResponse(response: ProviderResponse): TokenSet;
+}
+
+export interface ProviderDefinition {
+  readonly id: ProviderId;
+  readonly displayName: string;
+  /** Present for providers that support the OAuth authorization-code flow. */
+  readonly oauth?: OAuthAdapter;
+  /** Base URL of the provider's REST API for one account, returned to callers as `api_base_url`. */
+  apiBaseUrl(account: string): string;
+  /** Longest lifetime the provider allows for a new personal token, if it limits it. */
+  readonly personalTokenMaxDays?: number;
+}
+
+export type ProviderRegistry = Readonly<Record<ProviderId, ProviderDefinition>>;
+
+/** The provider HTTP port: performs a request within `timeoutMs` (adapters/http/fetch-client.ts). */
+export type HttpClient = (request: ProviderRequest, timeoutMs: number) => Promise<ProviderResponse>;
