@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: keep the process-spawning suites from starving each other.
     maxWorkers: 2,
+    // In-process brokers log through Powertools; the log-secrecy test spawns processes with logs on.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
   },
 });
