@@ -1,0 +1,163 @@
+/**
+ * Two local-runtime processes share one DynamoDB endpoint and one provider: token fetches and the
+ * sweep in both must never refresh one connection twice at once (asserted at the simulator), and
+ * nothing either process logs may contain a token, a code, the client secret or an API key.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../../functions/local/dynamodb';
+import { LightspeedSimulator } from '../../../functions/local/simulator';
+import { type BrokerProcess, freePort, spawnBroker } from '../../helpers/process';
+
+const API_KEY = 'multi-process-key-0123456789';
+const CLIENT_ID = 'race-client';
+const CLIENT_SECRET = 'race-client-secret-9f8e7d6c5b4a';
+const ACCOUNTS = ['race-a', 'race-b', 'race-c'];
+
+let dynamodb: EmbeddedDynamoDb;
+let simulator: LightspeedSimulator;
+let brokers: BrokerProcess[] = [];
+const dataDirs: string[] = [];
+/** Every secret value the test saw; none may appear in any log line. */
+const secrets = new Set<string>([API_KEY, CLIENT_SECRET]);
+
+const auth = { authorization: `Bearer ${API_KEY}` };
+
+async function connectThrough(broker: BrokerProcess, account: string) {
+  const session = (await (
+    await fetch(`${broker.url}/connect-sessions`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'lightspeed-x' }),
+    })
+  ).json()) as { connect_url: string };
+  const link = await fetch(session.connect_url, { redirect: 'manual' });
+  const cookie = (link.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const callback = simulator.consent(link.headers.get('location') ?? '', { domainPrefix: account });
+  secrets.add(new URL(callback).searchParams.get('code') ?? '');
+  const done = await fetch(callback, { headers: { cookie }, redirect: 'manual' });
+  expect(done.status).toBe(200);
+}
+
+beforeAll(async () => {
+  dynamodb = await startEmbeddedDynamoDb(undefined);
+  const ports = [await freePort(), await freePort()];
+  simulator = new LightspeedSimulator({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/lightspeed-x/callback`),
+    // Shorter than the default min_valid_seconds and the sweep margin: every fetch and sweep wants a refresh.
+    accessTokenTtlSeconds: 60,
+    tokenLatencyMs: 40,
+  });
+  const origin = await simulator.listen();
+  const urls = simulator.urls(origin);
+  brokers = await Promise.all(
+    ports.map(async (port) => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'broker-proc-'));
+      dataDirs.push(dataDir);
+      return spawnBroker({
+        PORT: String(port),
+        BROKER_API_KEY: API_KEY,
+        BROKER_DATA_DIR: dataDir,
+        DYNAMODB_ENDPOINT: dynamodb.endpoint,
+        LIGHTSPEED_X_CLIENT_ID: CLIENT_ID,
+        LIGHTSPEED_X_CLIENT_SECRET: CLIENT_SECRET,
+        LIGHTSPEED_X_AUTHORIZE_URL: urls.authorizeUrl,
+        LIGHTSPEED_X_TOKEN_URL: urls.tokenUrl,
+        LIGHTSPEED_X_API_BASE_URL: urls.apiBaseUrl,
+        SWEEP_INTERVAL_SECONDS: '1',
+        REFRESH_MARGIN_SECONDS: '900',
+        POWERTOOLS_LOG_LEVEL: 'DEBUG',
+      });
+    }),
+  );
+  for (const account of ACCOUNTS) await connectThrough(brokers[0]!, account);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(brokers.map((broker) => broker.stop()));
+  await simulator?.close();
+  await dynamodb?.close();
+  await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe('two local-runtime processes on one DynamoDB endpoint', () => {
+  it('never run two refreshes of one connection at once, while both fetch and sweep', async () => {
+    simulator.resetStats();
+    const statuses: number[] = [];
+    const deadline = Date.now() + 4_000;
+    const worker = async (n: number) => {
+      for (let i = 0; Date.now() < deadline; i++) {
+        const broker = brokers[(n + i) % 2]!;
+        const account = ACCOUNTS[(n + i) % ACCOUNTS.length]!;
+        const query = i % 5 === 0 ? '?force_refresh=true' : '';
+        const response = await fetch(`${broker.url}/tokens/lightspeed-x/${account}${query}`, {
+          headers: auth,
+        });
+        const body = (await response.json()) as { access_token?: string };
+        if (body.access_token !== undefined) secrets.add(body.access_token);
+        statuses.push(response.status);
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, (_, n) => worker(n)));
+    const stats = simulator.stats();
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(stats.refreshes).toBeGreaterThan(10);
+    expect(stats.maxConcurrentRefreshesPerAccount).toBe(1);
+    expect(stats.revokedRefreshTokenUses).toBe(0);
+    expect(stats.invalidGrants).toBe(0);
+    for (const account of ACCOUNTS) {
+      const metadata = (await (
+        await fetch(`${brokers[1]!.url}/connections/lightspeed-x/${account}`, { headers: auth })
+      ).json()) as {
+        status: string;
+      };
+      expect(metadata.status).toBe('active');
+    }
+  }, 60_000);
+
+  it('logs no token, code, client secret, API key or Authorization header', async () => {
+    const broker = brokers[1]!;
+    const personal = 'personal-token-must-not-leak-42';
+    secrets.add(personal);
+    await fetch(`${broker.url}/personal-tokens/lightspeed-x/race-a`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ token: personal, name: 'script' }),
+    });
+    await fetch(`${broker.url}/tokens/lightspeed-x/race-a`, { headers: auth });
+    await fetch(`${broker.url}/tokens/lightspeed-x/NOT_VALID`, { headers: auth });
+    await fetch(`${broker.url}/connect-sessions`, {
+      method: 'POST',
+      headers: auth,
+      body: '{"provider":"lightspeed-x","return_to":"ftp://x"}',
+    });
+    simulator.revokeAccount('race-c');
+    await fetch(`${broker.url}/tokens/lightspeed-x/race-c?force_refresh=true`, { headers: auth });
+    await fetch(`${broker.url}/personal-tokens/lightspeed-x/race-a`, { method: 'DELETE', headers: auth });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const logs = brokers.map((b) => b.output()).join('\n');
+    // The log really carries the flow (else this test would prove nothing).
+    expect(logs).toContain('token refreshed');
+    expect(logs).toContain('token handed out');
+    expect(logs).toContain('connection needs reauthorization');
+    for (const secret of secrets) {
+      if (secret === '' || secret === API_KEY) continue;
+      expect(logs.includes(secret), `a secret of length ${secret.length} appears in the logs`).toBe(false);
+    }
+    // The API key is printed once in each start-up banner (that is its purpose), never in a log line.
+    const jsonLines = logs.split('\n').filter((line) => line.startsWith('{'));
+    expect(jsonLines.length).toBeGreaterThan(10);
+    for (const line of jsonLines) {
+      expect(line).not.toContain(API_KEY);
+      expect(line.toLowerCase()).not.toMatch(/"authorization"|bearer /);
+      // Provider tokens and codes are 40+ random alphanumerics; nothing like that belongs in a log.
+      expect(line).not.toMatch(/[A-Za-z0-9]{40,}/);
+    }
+  }, 30_000);
+});
