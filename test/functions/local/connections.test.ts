@@ -95,6 +95,15 @@ describe('personal tokens', () => {
     expect(String(put.body.message)).toContain(field);
   });
 
+  it('refuses an oversized body naming it, and drops a huge one before reading it all', async () => {
+    const big = await putPersonal('xentral', 'big', { token: 'x'.repeat(20_000) });
+    expect(big.status).toBe(400);
+    expect(String(big.body.message)).toContain('body');
+    const huge = await t.api('/personal-tokens/xentral/big', { method: 'PUT', body: 'x'.repeat(200_000) });
+    expect(huge.status).toBe(413);
+    expect((await t.json('/connections/xentral/big')).status).toBe(404);
+  });
+
   it('prefers an active OAuth connection over a personal token, and falls back when OAuth is dead', async () => {
     await putPersonal('lightspeed-x', 'both-store', { token: 'personal-fallback-token' });
     await connect(t, 'both-store');

@@ -160,4 +160,13 @@ describe('two local-runtime processes on one DynamoDB endpoint', () => {
       expect(line).not.toMatch(/[A-Za-z0-9]{40,}/);
     }
   }, 30_000);
+
+  it('stops cleanly on Ctrl-C', async () => {
+    const [first] = brokers;
+    expect(await first!.stop('SIGINT')).toBe(0);
+    expect(first!.output()).toContain('SIGINT: stopping the broker');
+    // The other process keeps serving from the shared table.
+    const response = await fetch(`${brokers[1]!.url}/tokens/lightspeed-x/race-b`, { headers: auth });
+    expect(response.status).toBe(200);
+  }, 30_000);
 });

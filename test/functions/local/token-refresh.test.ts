@@ -172,6 +172,18 @@ describe('GET /tokens/{provider}/{account}', () => {
     expect(forced.body.error).toBe('provider_unavailable');
   });
 
+  it('answers 503 once nothing valid is left during an outage', async () => {
+    t.simulator.setAccessTokenTtl(1);
+    await connect(t, 'expired-store');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    t.simulator.injectFault({ kind: 'status', status: 500, times: 100, grant: 'refresh_token' });
+    const response = await token('expired-store', '?min_valid_seconds=0');
+    t.simulator.clearFaults();
+    expect(response.status).toBe(503);
+    expect(response.body.stale).toBeUndefined();
+    expect(response.body.access_token).toBeUndefined();
+  });
+
   it('treats an unreadable 200 as transient and recovers on retry', async () => {
     await connect(t, 'garbled-store');
     t.simulator.injectFault({ kind: 'malformed', grant: 'refresh_token' });
