@@ -73,7 +73,7 @@ export function createServices(runtime: Runtime): Services {
       sessions: store,
       providers,
       credentials,
-      configured: (provider) => clientIds[provider] !== undefined,
+      clientId: (provider) => clientIds[provider],
       http,
       clock,
       logger,

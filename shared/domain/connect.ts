@@ -28,8 +28,8 @@ export interface ConnectDeps {
   readonly sessions: SessionStore;
   readonly providers: ProviderRegistry;
   readonly credentials: (provider: ProviderId) => Promise<OAuthClientCredentials>;
-  /** Providers whose client id is configured. */
-  readonly configured: (provider: ProviderId) => boolean;
+  /** The broker's client id at a provider; undefined when that provider is not configured. */
+  readonly clientId: (provider: ProviderId) => string | undefined;
   readonly http: HttpClient;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -64,14 +64,14 @@ export class ConnectService {
     returnTo?: string | undefined;
     reference?: string | undefined;
   }) {
-    const { providers, configured, clock, sessions, publicUrl, returnToOrigins } = this.deps;
+    const { providers, clientId, clock, sessions, publicUrl, returnToOrigins } = this.deps;
     if (providers[input.provider].oauth === undefined) {
       throw new InvalidRequestError(
         'provider',
         `${input.provider} has no OAuth flow; store its personal access token with PUT /personal-tokens/${input.provider}/{account}`,
       );
     }
-    if (!configured(input.provider)) {
+    if (clientId(input.provider) === undefined) {
       throw new InvalidRequestError(
         'provider',
         `${input.provider} is not configured on this broker (no client id)`,
@@ -105,7 +105,7 @@ export class ConnectService {
    * undefined for an unknown, expired or used session.
    */
   async startAuthorization(sessionId: string) {
-    const { sessions, providers, clock, credentials } = this.deps;
+    const { sessions, providers, clock } = this.deps;
     if (!STATE_PATTERN.test(sessionId)) return undefined;
     const now = clock.now();
     const session = await sessions.consumeConnectSession(sessionId, now);
@@ -123,7 +123,9 @@ export class ConnectService {
       reference: session.reference,
       expiresAt: now + CONNECT_SESSION_TTL_MS,
     });
-    const { clientId } = await credentials(session.provider);
+    // The client id is configuration; the secret is not needed (nor read) to start a flow.
+    const clientId = this.deps.clientId(session.provider);
+    if (clientId === undefined) return undefined;
     return {
       location: oauth.buildAuthorizationUrl({
         clientId,
