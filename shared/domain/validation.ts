@@ -91,8 +91,18 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where
       `unknown ${where === 'query' ? 'parameter' : 'field'} ${issue.keys.map((k) => `"${k}"`).join(', ')}`,
     );
   }
-  if (issue?.code === 'invalid_type' && issue.input === undefined) message = 'is required';
+  if (issue?.code === 'invalid_type' && valueAt(input, issue.path) === undefined) message = 'is required';
   return raise(field, message);
+}
+
+/** The value at `path` inside `input`, or undefined when any step is missing. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const step of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[step];
+  }
+  return value;
 }
 
 function raise(field: string, message: string): never {

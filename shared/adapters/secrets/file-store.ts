@@ -10,11 +10,11 @@ import type { SecretStore } from '../../domain/ports';
 
 type Contents = Record<string, { value: string; version: string }>;
 
+/** Write queues per file, shared by every store object on that file in this process. */
+const queues = new Map<string, Promise<unknown>>();
+
 /** A SecretStore backed by a single 0600 JSON file. */
 export class FileSecretStore implements SecretStore {
-  /** Serializes writes within the process: read-modify-write must not interleave. */
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(private readonly path: string) {}
 
   async get(name: string) {
@@ -44,18 +44,22 @@ export class FileSecretStore implements SecretStore {
     }
   }
 
+  /** Read-modify-write, serialized per file so concurrent changes never lose one another. */
   private update<T>(change: (contents: Contents) => T): Promise<T> {
-    const next = this.queue.then(async () => {
+    const next = (queues.get(this.path) ?? Promise.resolve()).then(async () => {
       const contents = await this.read();
       const result = change(contents);
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      const temporary = `${this.path}.${process.pid}.tmp`;
+      const temporary = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
       await writeFile(temporary, JSON.stringify(contents), { mode: 0o600 });
       await chmod(temporary, 0o600);
       await rename(temporary, this.path);
       return result;
     });
-    this.queue = next.catch(() => undefined);
+    queues.set(
+      this.path,
+      next.catch(() => undefined),
+    );
     return next;
   }
 }

@@ -31,25 +31,36 @@ export class SecretsManagerStore implements SecretStore {
     }
   }
 
-  /** PutSecretValue moves AWSCURRENT to the new version atomically; the first write creates the secret. */
+  /**
+   * PutSecretValue moves AWSCURRENT to the new version atomically; the first write creates the
+   * secret. When two first writes race, the loser's CreateSecret finds the secret and it puts again.
+   */
   async put(name: string, value: string) {
-    try {
+    const putValue = async () => {
       const result = await this.client.send(
         new PutSecretValueCommand({ SecretId: name, SecretString: value }),
       );
       return { version: result.VersionId ?? '' };
+    };
+    try {
+      return await putValue();
     } catch (error) {
       if (!notFound(error)) throw error;
     }
-    const created = await this.client.send(
-      new CreateSecretCommand({
-        Name: name,
-        SecretString: value,
-        KmsKeyId: this.options.kmsKeyId,
-        Tags: Object.entries(this.options.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-      }),
-    );
-    return { version: created.VersionId ?? '' };
+    try {
+      const created = await this.client.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: value,
+          KmsKeyId: this.options.kmsKeyId,
+          Tags: Object.entries(this.options.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      return { version: created.VersionId ?? '' };
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ResourceExistsException')) throw error;
+      return putValue();
+    }
   }
 
   /** Deleted without a recovery window: "forget the connection and its tokens" means now. */
