@@ -4,14 +4,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { KmsKeyProvider } from '../shared/adapters/crypto/kms-keys';
 import { createDocumentClient } from '../shared/adapters/dynamodb/client';
 import { DynamoDbStore } from '../shared/adapters/dynamodb/store';
 import { fetchHttpClient } from '../shared/adapters/http/fetch-client';
 import { createPowertoolsLogger, portLogger } from '../shared/adapters/logging';
 import { CachedSecretStore } from '../shared/adapters/secrets/cached-store';
 import { SecretsManagerStore } from '../shared/adapters/secrets/secrets-manager-store';
-import { ENV, loadConfig } from '../shared/config';
+import { ConfigError, ENV, loadConfig } from '../shared/config';
+import { EnvelopeCipher } from '../shared/domain/crypto';
 import { systemClock } from '../shared/domain/ports';
 import { createServices, type Services } from './services';
 
@@ -24,9 +27,12 @@ let services: Services | undefined;
 export function awsServices(): Services {
   if (services !== undefined) return services;
   const config = loadConfig();
+  if (config.kmsKeyArn === undefined)
+    throw new ConfigError(`${ENV.kmsKeyArn} is required on AWS: stored tokens are encrypted`);
+  const cipher = new EnvelopeCipher(new KmsKeyProvider(new KMSClient({}), config.kmsKeyArn));
   const secretsClient = new SecretsManagerClient({});
   const secrets = new CachedSecretStore(
-    new SecretsManagerStore(secretsClient, { kmsKeyId: process.env.BROKER_KMS_KEY_ARN }),
+    new SecretsManagerStore(secretsClient, { kmsKeyId: config.kmsKeyArn }),
   );
   // Client secrets: cached without a known version, so a rotation takes effect within the TTL.
   const clientSecrets = new CachedSecretStore(new SecretsManagerStore(secretsClient));
@@ -36,7 +42,7 @@ export function awsServices(): Services {
   };
   services = createServices({
     config,
-    store: new DynamoDbStore(createDocumentClient(), config.tableName),
+    store: new DynamoDbStore(createDocumentClient(), config.tableName, cipher),
     secrets,
     clientSecret: async (provider) => {
       const id = config.lightspeed.clientSecretArn;

@@ -26,6 +26,7 @@ export const ENV = {
   secretPrefix: 'BROKER_SECRET_PREFIX',
   lightspeedClientSecretArn: 'LIGHTSPEED_X_CLIENT_SECRET_ARN',
   sweepConcurrency: 'SWEEP_CONCURRENCY',
+  kmsKeyArn: 'BROKER_KMS_KEY_ARN',
 } as const;
 
 export const DEFAULT_LIGHTSPEED_SCOPES = [
@@ -63,6 +64,8 @@ export interface BrokerConfig {
   readonly refreshMarginSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly sweepConcurrency: number;
+  /** AWS: the KMS key that wraps the data keys sealing stored tokens (and personal-token secrets). */
+  readonly kmsKeyArn: string | undefined;
   readonly lightspeed: LightspeedConfig;
   /** Template with `{account}`. */
   readonly xentralApiBaseUrl: string;
@@ -150,6 +153,7 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     refreshMarginSeconds: integer(env, ENV.refreshMarginSeconds, 900, 0, 7 * 86_400),
     sweepIntervalSeconds: integer(env, ENV.sweepIntervalSeconds, 300, 1, 86_400),
     sweepConcurrency: integer(env, ENV.sweepConcurrency, 8, 1, 64),
+    kmsKeyArn: value(env, ENV.kmsKeyArn),
     lightspeed: Object.freeze({
       clientId: value(env, ENV.lightspeedClientId),
       clientSecret: value(env, ENV.lightspeedClientSecret),

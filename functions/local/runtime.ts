@@ -11,11 +11,13 @@ import { join, resolve } from 'node:path';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
 import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
 import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
 import { createPowertoolsLogger, portLogger } from '../../shared/adapters/logging';
 import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
 import { type BrokerConfig, ConfigError, ENV, loadConfig } from '../../shared/config';
+import { EnvelopeCipher } from '../../shared/domain/crypto';
 import { systemClock } from '../../shared/domain/ports';
 import type { RetryPolicy } from '../../shared/domain/retry';
 import type { SweepReport } from '../../shared/domain/sweep';
@@ -162,10 +164,12 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     marshallOptions: { removeUndefinedValues: true },
   });
 
+  // Stored tokens are sealed under data keys wrapped by this keyring (KMS on AWS).
+  const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const powertools = createPowertoolsLogger();
   const services = createServices({
     config,
-    store: new DynamoDbStore(documents, config.tableName),
+    store: new DynamoDbStore(documents, config.tableName, new EnvelopeCipher(keyring)),
     secrets: new FileSecretStore(join(dataDir, 'secrets.json')),
     clientSecret: async () => config.lightspeed.clientSecret ?? '',
     http: fetchHttpClient(),

@@ -13,6 +13,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { TokenCipher } from '../../domain/crypto';
 import { ConcurrentUpdateError, InvalidRequestError } from '../../domain/errors';
 import {
   type ConnectionKey,
@@ -144,12 +145,27 @@ function decodeCursor(token: string): Cursor {
   throw new InvalidRequestError('next_token', 'is not a token this broker issued');
 }
 
-/** Both stores over one table, with an injected document client. */
+/**
+ * Both stores over one table, with an injected document client. Access and refresh tokens are
+ * sealed by `cipher` before every write and opened after every read that needs them: the table,
+ * its backups and exports hold no usable token. Listing never opens a token.
+ */
 export class DynamoDbStore implements ConnectionStore, SessionStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly cipher: TokenCipher,
   ) {}
+
+  /** The connection of an item with its tokens opened. */
+  private async opened(item: Item): Promise<OAuthConnection> {
+    const sealed = toOAuth(item);
+    const [accessToken, refreshToken] = await Promise.all([
+      this.cipher.open(sealed.accessToken, sealed),
+      this.cipher.open(sealed.refreshToken, sealed),
+    ]);
+    return { ...sealed, accessToken, refreshToken };
+  }
 
   async getCredentials(key: ConnectionKey) {
     const result = await this.client.send(
@@ -162,7 +178,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     );
     const found: { oauth?: OAuthConnection; personal?: PersonalConnection } = {};
     for (const item of result.Items ?? []) {
-      if (item.sk === 'oauth') found.oauth = toOAuth(item);
+      if (item.sk === 'oauth') found.oauth = await this.opened(item);
       else if (item.sk === 'personal') found.personal = toPersonal(item);
     }
     return found;
@@ -176,7 +192,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         ConsistentRead: true,
       }),
     );
-    return result.Item === undefined ? undefined : toOAuth(result.Item);
+    return result.Item === undefined ? undefined : this.opened(result.Item);
   }
 
   async saveAuthorization(
@@ -191,8 +207,8 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         account: key.account,
         source: 'oauth',
         status: 'active',
-        accessToken: tokens.accessToken,
-        refreshToken: tokens.refreshToken,
+        accessToken: await this.cipher.seal(tokens.accessToken, key),
+        refreshToken: await this.cipher.seal(tokens.refreshToken, key),
         expiresAt: tokens.expiresAt,
         scope: tokens.scope,
         connectedAt: meta.now,
@@ -217,7 +233,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return toOAuth(result.Attributes ?? {});
+    return this.opened(result.Attributes ?? {});
   }
 
   async acquireLease(
@@ -239,7 +255,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     const { tokens } = refresh;
     const set: Record<string, unknown> = {
       status: 'active',
-      accessToken: tokens.accessToken,
+      accessToken: await this.cipher.seal(tokens.accessToken, key),
       expiresAt: tokens.expiresAt,
       sweepAt: tokens.expiresAt,
       sweepShard: shardOf(connectionPk(key)),
@@ -247,7 +263,8 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       failureCount: 0,
     };
     // No refresh_token in the answer: the stored one stays. A new one replaces it in this same write.
-    if (tokens.refreshToken !== undefined) set.refreshToken = tokens.refreshToken;
+    if (tokens.refreshToken !== undefined)
+      set.refreshToken = await this.cipher.seal(tokens.refreshToken, key);
     if (tokens.scope !== undefined) set.scope = tokens.scope;
     const expression = updateExpression(set, LEASE_AND_FAILURE, ['#version = #version + :one']);
     return this.conditionalUpdate(key, expression, '#version = :expected', {
@@ -308,7 +325,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toOAuth(result.Attributes ?? {});
+      return await this.opened(result.Attributes ?? {});
     } catch (error) {
       if (isConditionFailure(error)) {
         throw new ConcurrentUpdateError(`${key.provider}/${key.account} changed meanwhile`, { cause: error });
@@ -359,6 +376,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         }),
       );
       if (result.Attributes === undefined) continue;
+      // Metadata only: the removed tokens are never opened.
       if (sk === 'oauth') removed.oauth = toOAuth(result.Attributes);
       else removed.personal = toPersonal(result.Attributes);
     }

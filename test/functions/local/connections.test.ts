@@ -1,7 +1,10 @@
 /** Connections API, personal tokens, the sweep and restart persistence, through the local runtime. */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS } from '../../../functions/local/dynamodb';
 import { connect, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
 
 let t: TestBroker;
@@ -191,6 +194,27 @@ describe('connections', () => {
     expect((await t.json('/connections/lightspeed-x/forget-store')).status).toBe(404);
     expect((await t.json('/tokens/lightspeed-x/forget-store')).status).toBe(404);
     expect((await t.api('/connections/lightspeed-x/forget-store', { method: 'DELETE' })).status).toBe(404);
+  });
+});
+
+describe('encryption at rest', () => {
+  it('keeps no usable token in the table: everything a table reader sees is sealed', async () => {
+    await connect(t, 'sealed-store');
+    const forced = await t.json<TokenBody>('/tokens/lightspeed-x/sealed-store?force_refresh=true');
+    const client = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: t.broker.dynamodbEndpoint,
+        region: 'local',
+        credentials: LOCAL_CREDENTIALS,
+      }),
+    );
+    // A Scan is fine here: it is what someone with read access to the table (or an export) would do.
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: t.broker.config.tableName }));
+    client.destroy();
+    const item = Items.find((i) => i.pk === 'conn#lightspeed-x#sealed-store' && i.sk === 'oauth');
+    expect(item?.accessToken).toMatch(/^v1\./);
+    expect(item?.refreshToken).toMatch(/^v1\./);
+    expect(JSON.stringify(Items)).not.toContain(forced.body.access_token);
   });
 });
 

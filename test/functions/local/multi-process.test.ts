@@ -54,10 +54,11 @@ beforeAll(async () => {
   });
   const origin = await simulator.listen();
   const urls = simulator.urls(origin);
+  // Processes sharing a table share BROKER_DATA_DIR too: its keyring seals the tokens they both read.
+  const dataDir = await mkdtemp(join(tmpdir(), 'broker-proc-'));
+  dataDirs.push(dataDir);
   brokers = await Promise.all(
     ports.map(async (port) => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'broker-proc-'));
-      dataDirs.push(dataDir);
       return spawnBroker({
         PORT: String(port),
         BROKER_API_KEY: API_KEY,

@@ -1,0 +1,92 @@
+/**
+ * The local runtime's master keys: a keyring file (0600) in BROKER_DATA_DIR. Data keys are wrapped
+ * with AES-256-GCM under the current master key. `rotate()` adds a new current key; older keys stay
+ * to unwrap what they wrapped, so old rows stay readable while new writes use the new key.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import type { KeyProvider } from '../../domain/crypto';
+
+interface KeyringFile {
+  current: string;
+  keys: Record<string, string>;
+}
+
+/** A KeyProvider over a local keyring file. */
+export class LocalKeyring implements KeyProvider {
+  private constructor(
+    private readonly path: string,
+    private ring: KeyringFile,
+  ) {}
+
+  /** Opens the keyring at `path`, creating it with one key if it does not exist. */
+  static async open(path: string): Promise<LocalKeyring> {
+    for (;;) {
+      try {
+        const ring = JSON.parse(await readFile(path, 'utf8')) as KeyringFile;
+        if (typeof ring.current !== 'string' || ring.keys[ring.current] === undefined) {
+          throw new Error(`${path} has no current key`);
+        }
+        return new LocalKeyring(path, ring);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      // Create-if-absent by hard link: processes starting together agree on one keyring.
+      const id = `local-${randomUUID().slice(0, 8)}`;
+      const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+      await writeFile(
+        temporary,
+        JSON.stringify({ current: id, keys: { [id]: randomBytes(32).toString('base64') } }),
+        {
+          mode: 0o600,
+        },
+      );
+      try {
+        await link(temporary, path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        await unlink(temporary);
+      }
+    }
+  }
+
+  /** Makes a new master key current; returns its id. */
+  async rotate(): Promise<string> {
+    const id = `local-${randomUUID().slice(0, 8)}`;
+    const next: KeyringFile = {
+      current: id,
+      keys: { ...this.ring.keys, [id]: randomBytes(32).toString('base64') },
+    };
+    const temporary = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
+    await writeFile(temporary, JSON.stringify(next), { mode: 0o600 });
+    await rename(temporary, this.path);
+    this.ring = next;
+    return id;
+  }
+
+  get currentKeyId(): string {
+    return this.ring.current;
+  }
+
+  private master(id: string): Buffer {
+    const key = this.ring.keys[id];
+    if (key === undefined) throw new Error(`master key ${id} is not in the keyring`);
+    return Buffer.from(key, 'base64');
+  }
+
+  async generateDataKey() {
+    const plaintext = randomBytes(32);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.master(this.ring.current), iv);
+    const wrapped = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    return { plaintext, wrapped: wrapped.toString('base64url'), keyId: this.ring.current };
+  }
+
+  async unwrap(wrapped: string, keyId: string) {
+    const bytes = Buffer.from(wrapped, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', this.master(keyId), bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
+  }
+}

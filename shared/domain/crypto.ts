@@ -1,0 +1,137 @@
+/**
+ * Envelope encryption of stored tokens. Access and refresh tokens are sealed with AES-256-GCM under
+ * a data key before they reach the store; the data key itself is wrapped by a key provider (KMS on
+ * AWS, a local keyring file in the local runtime). The provider and account are the GCM additional
+ * authenticated data, so a ciphertext copied to another row fails to open.
+ *
+ * Sealed form: `v1.{wrappedKeyId}.{wrappedKey}.{iv}.{ciphertext+tag}` (base64url parts, key id
+ * URI-encoded). A data key is reused for a bounded time so a write does not call KMS each time;
+ * unwrapped keys are cached for the same bounded time so a read does not either.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { ConnectionKey } from './model';
+
+/** Wraps and unwraps data keys (KMS, or the local keyring). */
+export interface KeyProvider {
+  /** A fresh 32-byte data key, in clear and wrapped under the current master key. */
+  generateDataKey(): Promise<{ plaintext: Buffer; wrapped: string; keyId: string }>;
+  /** The clear data key of a wrapped one (any master key that ever wrapped, for rotation). */
+  unwrap(wrapped: string, keyId: string): Promise<Buffer>;
+}
+
+/** Seals and opens token values bound to one connection. */
+export interface TokenCipher {
+  seal(plaintext: string, key: ConnectionKey): Promise<string>;
+  open(sealed: string, key: ConnectionKey): Promise<string>;
+}
+
+/** A sealed value could not be opened: wrong row, tampered, or its master key is gone. */
+export class DecryptionError extends Error {
+  override readonly name = 'DecryptionError';
+  readonly code = 'decryption_failed';
+}
+
+const aad = (key: ConnectionKey) => Buffer.from(`token-broker:${key.provider}:${key.account}`);
+const b64 = (buffer: Buffer) => buffer.toString('base64url');
+
+interface DataKey {
+  readonly plaintext: Buffer;
+  readonly wrapped: string;
+  readonly keyId: string;
+  readonly createdAt: number;
+  uses: number;
+}
+
+/** AES-256-GCM envelope cipher over a KeyProvider, with bounded data-key caching. */
+export class EnvelopeCipher implements TokenCipher {
+  private current: DataKey | undefined;
+  private pending: Promise<DataKey> | undefined;
+  private readonly unwrapped = new Map<string, { key: Buffer; at: number }>();
+
+  constructor(
+    private readonly keys: KeyProvider,
+    private readonly options: { cacheMs?: number; maxUses?: number; now?: () => number } = {},
+  ) {}
+
+  private get cacheMs() {
+    return this.options.cacheMs ?? 5 * 60_000;
+  }
+
+  private now() {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** The data key for new writes: reused for `cacheMs` and at most `maxUses` seals (GCM IV budget). */
+  private async dataKey(): Promise<DataKey> {
+    const current = this.current;
+    if (
+      current !== undefined &&
+      this.now() - current.createdAt < this.cacheMs &&
+      current.uses < (this.options.maxUses ?? 1_000_000)
+    ) {
+      return current;
+    }
+    this.pending ??= this.keys
+      .generateDataKey()
+      .then((fresh) => {
+        const key: DataKey = { ...fresh, createdAt: this.now(), uses: 0 };
+        this.current = key;
+        this.unwrapped.set(`${fresh.keyId}|${fresh.wrapped}`, { key: fresh.plaintext, at: key.createdAt });
+        return key;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
+    return this.pending;
+  }
+
+  async seal(plaintext: string, key: ConnectionKey): Promise<string> {
+    const dataKey = await this.dataKey();
+    dataKey.uses++;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', dataKey.plaintext, iv);
+    cipher.setAAD(aad(key));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return ['v1', encodeURIComponent(dataKey.keyId), dataKey.wrapped, b64(iv), b64(body)].join('.');
+  }
+
+  async open(sealed: string, key: ConnectionKey): Promise<string> {
+    const parts = sealed.split('.');
+    if (parts.length !== 5 || parts[0] !== 'v1') throw new DecryptionError('not a sealed token value');
+    const [, keyIdPart, wrapped, ivPart, bodyPart] = parts as [string, string, string, string, string];
+    const keyId = decodeURIComponent(keyIdPart);
+    const dataKey = await this.unwrap(wrapped, keyId);
+    const body = Buffer.from(bodyPart, 'base64url');
+    if (body.length < 16) throw new DecryptionError('sealed value is truncated');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', dataKey, Buffer.from(ivPart, 'base64url'));
+      decipher.setAAD(aad(key));
+      decipher.setAuthTag(body.subarray(body.length - 16));
+      return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString(
+        'utf8',
+      );
+    } catch (error) {
+      throw new DecryptionError(`the token of ${key.provider}/${key.account} does not open under its key`, {
+        cause: error,
+      });
+    }
+  }
+
+  private async unwrap(wrapped: string, keyId: string): Promise<Buffer> {
+    const id = `${keyId}|${wrapped}`;
+    const cached = this.unwrapped.get(id);
+    if (cached !== undefined && this.now() - cached.at < this.cacheMs) return cached.key;
+    let key: Buffer;
+    try {
+      key = await this.keys.unwrap(wrapped, keyId);
+    } catch (error) {
+      throw new DecryptionError(`the data key (master key ${keyId}) could not be unwrapped`, {
+        cause: error,
+      });
+    }
+    // Bounded: old entries go when the map grows, so many keys cannot pile up in memory.
+    if (this.unwrapped.size > 1000) this.unwrapped.clear();
+    this.unwrapped.set(id, { key, at: this.now() });
+    return key;
+  }
+}

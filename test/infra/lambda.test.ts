@@ -1,0 +1,145 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EXTRA_ENV, LAMBDA_RUNTIME, METRICS } from '../../infra/token-broker';
+import { ENV, loadConfig } from '../../shared/config';
+import { type Json, type Resource, type Synth, synthBroker } from './support';
+
+const NAMES = ['public', 'tokens', 'admin', 'sweep'] as const;
+let synth: Synth;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  synth = synthBroker(undefined, { bundle: true });
+  resources = synth.template.toJSON().Resources as Record<string, Resource>;
+});
+
+const fnProps = (name: (typeof NAMES)[number]): Record<string, Json> => {
+  const id = synth.stack.getLogicalId(synth.stack.broker.functions[name].node.defaultChild as never);
+  return resources[id]?.Properties ?? {};
+};
+const envOf = (name: (typeof NAMES)[number]) =>
+  ((fnProps(name).Environment as { Variables: Record<string, Json> }).Variables ?? {}) as Record<
+    string,
+    Json
+  >;
+
+/** The bundle directory of a function, staged in the cloud assembly. */
+const bundleDir = (name: (typeof NAMES)[number]): string => {
+  const asset = synth.stack.broker.functions[name].node.findChild('Code') as Asset;
+  return join(synth.app.outdir, asset.assetPath);
+};
+
+describe('Lambda functions', () => {
+  it('has one function per handler group plus the sweep, each with its own entry', () => {
+    synth.template.resourceCountIs('AWS::Lambda::Function', NAMES.length);
+    const hashes = new Set(NAMES.map((name) => JSON.stringify(fnProps(name).Code)));
+    expect(hashes.size).toBe(NAMES.length);
+  });
+
+  it('runs on the same Node.js major as the tests', () => {
+    const major = (version: string) => Number(/(\d+)/.exec(version)?.[1]);
+    expect(LAMBDA_RUNTIME).toBe(Runtime.NODEJS_24_X);
+    expect(major(LAMBDA_RUNTIME.name)).toBe(major(process.versions.node));
+  });
+
+  it.each(NAMES)(
+    '%s: arm64, Node.js 24, explicit memory and timeout, tracing, JSON logs with retention',
+    (name) => {
+      const props = fnProps(name);
+      expect(props.Runtime).toBe('nodejs24.x');
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Handler).toBe('index.handler');
+      expect(typeof props.MemorySize).toBe('number');
+      expect(typeof props.Timeout).toBe('number');
+      expect(props.Timeout as number).toBeLessThanOrEqual(name === 'sweep' ? 900 : 29);
+      expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+      const logging = props.LoggingConfig as { LogFormat: string; LogGroup: { Ref: string } };
+      expect(logging.LogFormat).toBe('JSON');
+      expect(resources[logging.LogGroup.Ref]?.Properties?.RetentionInDays).toBe(30);
+    },
+  );
+
+  it('finishes a sweep before the next one is scheduled', () => {
+    expect(fnProps('sweep').Timeout as number).toBeLessThan(300);
+  });
+
+  it.each(NAMES)(
+    '%s: bundled as minified ESM with a source map, the createRequire banner and the AWS SDK',
+    (name) => {
+      const dir = bundleDir(name);
+      expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+      const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      expect(
+        code.startsWith(
+          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        ),
+      ).toBe(true);
+      // Minified: few, long lines. Source map linked.
+      expect(code.split('\n').length).toBeLessThan(200);
+      expect(code).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+      // The AWS SDK is inside the bundle, not imported from the runtime's copy.
+      expect(code).not.toMatch(/(?:from|import\()\s*["']@aws-sdk\//);
+      expect(code).not.toMatch(/[^[]require\(["']@aws-sdk\//);
+      expect(code).toContain('secretsmanager');
+      expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+    },
+  );
+
+  it('enables source maps at run time', () => {
+    for (const name of NAMES) expect(envOf(name).NODE_OPTIONS).toBe('--enable-source-maps');
+  });
+
+  it('configures every function through the environment names of shared/config.ts', () => {
+    const known = new Set<string>([...Object.values(ENV), ...Object.values(EXTRA_ENV), 'NODE_OPTIONS']);
+    for (const name of NAMES) {
+      const env = envOf(name);
+      for (const key of Object.keys(env)) expect(known, `${name}: ${key}`).toContain(key);
+      expect(env[ENV.tableName]).toEqual({ Ref: expect.stringMatching(/^BrokerTable/) });
+      expect(env[ENV.secretPrefix]).toBe('tokenbroker/');
+      expect(env[ENV.lightspeedClientId]).toBe('test-client-id');
+      expect(env[ENV.lightspeedScopes]).toBe('products:read sales:read');
+      expect(env[ENV.returnToOrigins]).toBe('https://app.example.com,https://admin.example.com');
+      expect(env[ENV.refreshMarginSeconds]).toBe('900');
+      expect(env[ENV.sweepConcurrency]).toBe('8');
+      expect(env[EXTRA_ENV.kmsKeyArn]).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^BrokerTableKey/), 'Arn'],
+      });
+      expect(env[EXTRA_ENV.powertoolsServiceName]).toBe(METRICS.service);
+      expect(env[EXTRA_ENV.powertoolsMetricsNamespace]).toBe(METRICS.namespace);
+      expect(env[EXTRA_ENV.powertoolsLogLevel]).toBe('INFO');
+      // Never a secret value in the environment: only the secret's ARN.
+      expect(env).not.toHaveProperty(ENV.lightspeedClientSecret);
+    }
+  });
+
+  it('hands the client secret ARN to the functions that call the token endpoint, not to admin', () => {
+    for (const name of ['public', 'tokens', 'sweep'] as const) {
+      expect(envOf(name)[ENV.lightspeedClientSecretArn]).toEqual({
+        Ref: expect.stringMatching(/ClientSecret/),
+      });
+    }
+    expect(envOf('admin')).not.toHaveProperty(ENV.lightspeedClientSecretArn);
+  });
+
+  it('produces an environment the broker configuration loader accepts', () => {
+    for (const name of NAMES) {
+      const env = Object.fromEntries(
+        Object.entries(envOf(name)).map(([key, value]) => [
+          key,
+          key === ENV.publicUrl
+            ? 'https://abc123.execute-api.eu-central-1.amazonaws.com'
+            : typeof value === 'string'
+              ? value
+              : 'resolved-at-deploy',
+        ]),
+      );
+      const config = loadConfig(env);
+      expect(config.returnToOrigins).toEqual(['https://app.example.com', 'https://admin.example.com']);
+      expect(config.lightspeed.scopes).toEqual(['products:read', 'sales:read']);
+      expect(config.secretPrefix).toBe('tokenbroker/');
+    }
+  });
+});
