@@ -3,12 +3,19 @@
  * so warm invocations reuse clients, cached secrets and the in-process single-flight map.
  */
 import { randomUUID } from 'node:crypto';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type middy from '@middy/core';
 import { KmsKeyProvider } from '../shared/adapters/crypto/kms-keys';
 import { createDocumentClient } from '../shared/adapters/dynamodb/client';
 import { DynamoDbStore } from '../shared/adapters/dynamodb/store';
+import { eventBridgeSink } from '../shared/adapters/events/eventbridge';
 import { fetchHttpClient } from '../shared/adapters/http/fetch-client';
 import { createPowertoolsLogger, portLogger } from '../shared/adapters/logging';
 import { CachedSecretStore } from '../shared/adapters/secrets/cached-store';
@@ -16,10 +23,12 @@ import { SecretsManagerStore } from '../shared/adapters/secrets/secrets-manager-
 import { ConfigError, ENV, loadConfig } from '../shared/config';
 import { EnvelopeCipher } from '../shared/domain/crypto';
 import { systemClock } from '../shared/domain/ports';
+import { logEventSink } from '../shared/domain/telemetry';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
 export const metrics = new Metrics({ namespace: 'TokenBroker', serviceName: 'token-broker' });
+export const tracer = new Tracer({ serviceName: 'token-broker' });
 
 let services: Services | undefined;
 
@@ -29,20 +38,19 @@ export function awsServices(): Services {
   const config = loadConfig();
   if (config.kmsKeyArn === undefined)
     throw new ConfigError(`${ENV.kmsKeyArn} is required on AWS: stored tokens are encrypted`);
-  const cipher = new EnvelopeCipher(new KmsKeyProvider(new KMSClient({}), config.kmsKeyArn));
-  const secretsClient = new SecretsManagerClient({});
+  const cipher = new EnvelopeCipher(
+    new KmsKeyProvider(tracer.captureAWSv3Client(new KMSClient({})), config.kmsKeyArn),
+  );
+  const secretsClient = tracer.captureAWSv3Client(new SecretsManagerClient({}));
   const secrets = new CachedSecretStore(
     new SecretsManagerStore(secretsClient, { kmsKeyId: config.kmsKeyArn }),
   );
   // Client secrets: cached without a known version, so a rotation takes effect within the TTL.
   const clientSecrets = new CachedSecretStore(new SecretsManagerStore(secretsClient));
-  const count = (name: string) => (key: { provider: string }) => {
-    metrics.addDimension('provider', key.provider);
-    metrics.addMetric(name, MetricUnit.Count, 1);
-  };
+  const portLog = portLogger(logger);
   services = createServices({
     config,
-    store: new DynamoDbStore(createDocumentClient(), config.tableName, cipher),
+    store: new DynamoDbStore(createDocumentClient(tracer), config.tableName, cipher),
     secrets,
     clientSecret: async (provider) => {
       const id = config.lightspeed.clientSecretArn;
@@ -59,13 +67,27 @@ export function awsServices(): Services {
     },
     http: fetchHttpClient(),
     clock: systemClock,
-    logger: portLogger(logger),
+    logger: portLog,
     owner: `lambda:${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? randomUUID()}`,
-    observer: {
-      refreshed: count('RefreshSucceeded'),
-      failed: count('RefreshFailed'),
-      reauthorizationRequired: count('ReauthorizationRequired'),
-    },
+    events:
+      config.eventBusName === undefined
+        ? logEventSink(portLog)
+        : eventBridgeSink(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
+    // Only the service dimension: the stack's alarms watch exactly these metric names.
+    metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
   });
   return services;
+}
+
+/**
+ * A Lambda entry point: the group's handler over the container's services, with request ids in
+ * every log line, an X-Ray segment per invocation and the counters flushed as EMF at the end.
+ */
+export function lambdaHandler<E, R>(
+  create: (services: Services) => middy.MiddyfiedHandler<E, R, Error, import('aws-lambda').Context>,
+) {
+  return create(awsServices())
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics));
 }

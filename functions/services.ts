@@ -7,9 +7,10 @@ import { ConnectService } from '../shared/domain/connect';
 import { ConnectionService } from '../shared/domain/connections';
 import type { ProviderId } from '../shared/domain/model';
 import type { Clock, ConnectionStore, Logger, SecretStore, SessionStore } from '../shared/domain/ports';
-import { Refresher, type RefreshObserver } from '../shared/domain/refresh';
+import { Refresher } from '../shared/domain/refresh';
 import type { RetryPolicy } from '../shared/domain/retry';
 import { type SweepReport, sweep } from '../shared/domain/sweep';
+import { type EventSink, type MetricSink, Telemetry } from '../shared/domain/telemetry';
 import { TokenService } from '../shared/domain/tokens';
 import { createProviders } from '../shared/providers';
 import type { HttpClient, OAuthClientCredentials } from '../shared/providers/types';
@@ -26,7 +27,9 @@ export interface Runtime {
   /** Lease owner id of this process. */
   readonly owner: string;
   readonly retryPolicy?: RetryPolicy;
-  readonly observer?: RefreshObserver;
+  /** Where domain events go (EventBridge on AWS, the log locally). */
+  readonly events: EventSink;
+  readonly metrics: MetricSink;
 }
 
 export interface Services {
@@ -43,6 +46,12 @@ export interface Services {
 /** Builds the services of one process. */
 export function createServices(runtime: Runtime): Services {
   const { config, store, secrets, http, clock, logger } = runtime;
+  const telemetry = new Telemetry({
+    events: runtime.events,
+    metrics: runtime.metrics,
+    logger,
+    now: clock.now,
+  });
   const providers = createProviders(config);
   const clientIds: Partial<Record<ProviderId, string>> = { 'lightspeed-x': config.lightspeed.clientId };
   const credentials = async (provider: ProviderId): Promise<OAuthClientCredentials> => {
@@ -59,7 +68,7 @@ export function createServices(runtime: Runtime): Services {
     logger,
     owner: runtime.owner,
     retryPolicy: runtime.retryPolicy,
-    observer: runtime.observer,
+    telemetry,
   });
   const secretPrefix = config.secretPrefix;
   return {
@@ -67,26 +76,48 @@ export function createServices(runtime: Runtime): Services {
     logger,
     providers,
     refresher,
-    tokens: new TokenService({ store, secrets, refresher, providers, clock, logger, secretPrefix }),
+    tokens: new TokenService({
+      store,
+      secrets,
+      refresher,
+      providers,
+      clock,
+      logger,
+      secretPrefix,
+      telemetry,
+    }),
     connect: new ConnectService({
       store,
       sessions: store,
       providers,
       credentials,
       clientId: (provider) => clientIds[provider],
+      countConnected: (provider) => store.countOAuthConnections(provider),
+      telemetry,
       http,
       clock,
       logger,
       publicUrl: config.publicUrl,
       returnToOrigins: config.returnToOrigins,
     }),
-    connections: new ConnectionService({ store, secrets, providers, clock, logger, secretPrefix }),
+    connections: new ConnectionService({
+      store,
+      secrets,
+      providers,
+      clock,
+      logger,
+      secretPrefix,
+      telemetry,
+      http,
+      clientId: (provider) => clientIds[provider],
+    }),
     sweep: () =>
       sweep({
         store,
         refresher,
         clock,
         logger,
+        telemetry,
         marginSeconds: config.refreshMarginSeconds,
         concurrency: config.sweepConcurrency,
       }),

@@ -1,9 +1,5 @@
 /** Lambda entry: the scheduled sweep. */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { awsServices, logger, metrics } from './aws';
+import { lambdaHandler } from './aws';
 import { createSweepHandler } from './handlers/sweep';
 
-export const handler = createSweepHandler(awsServices())
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = lambdaHandler(createSweepHandler);

@@ -27,6 +27,7 @@ export const ENV = {
   lightspeedClientSecretArn: 'LIGHTSPEED_X_CLIENT_SECRET_ARN',
   sweepConcurrency: 'SWEEP_CONCURRENCY',
   kmsKeyArn: 'BROKER_KMS_KEY_ARN',
+  eventBusName: 'BROKER_EVENT_BUS_NAME',
 } as const;
 
 export const DEFAULT_LIGHTSPEED_SCOPES = [
@@ -66,6 +67,8 @@ export interface BrokerConfig {
   readonly sweepConcurrency: number;
   /** AWS: the KMS key that wraps the data keys sealing stored tokens (and personal-token secrets). */
   readonly kmsKeyArn: string | undefined;
+  /** AWS: the EventBridge bus that receives the broker's events (unset: events are only logged). */
+  readonly eventBusName: string | undefined;
   readonly lightspeed: LightspeedConfig;
   /** Template with `{account}`. */
   readonly xentralApiBaseUrl: string;
@@ -154,6 +157,7 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     sweepIntervalSeconds: integer(env, ENV.sweepIntervalSeconds, 300, 1, 86_400),
     sweepConcurrency: integer(env, ENV.sweepConcurrency, 8, 1, 64),
     kmsKeyArn: value(env, ENV.kmsKeyArn),
+    eventBusName: value(env, ENV.eventBusName),
     lightspeed: Object.freeze({
       clientId: value(env, ENV.lightspeedClientId),
       clientSecret: value(env, ENV.lightspeedClientSecret),

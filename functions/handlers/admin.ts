@@ -53,6 +53,7 @@ export function createAdminHandler(services: Services) {
           token: input.token,
           name: input.name,
           expiresAt: input.expires_at,
+          verify: input.verify === true,
         }),
       );
     },

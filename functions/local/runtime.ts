@@ -21,6 +21,7 @@ import { EnvelopeCipher } from '../../shared/domain/crypto';
 import { systemClock } from '../../shared/domain/ports';
 import type { RetryPolicy } from '../../shared/domain/retry';
 import type { SweepReport } from '../../shared/domain/sweep';
+import { logEventSink } from '../../shared/domain/telemetry';
 import { createAdminHandler } from '../handlers/admin';
 import { createPublicHandler } from '../handlers/public';
 import { createSweepHandler } from '../handlers/sweep';
@@ -176,6 +177,9 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     clock: systemClock,
     logger: portLogger(powertools),
     owner: `local:${process.pid}:${randomUUID().slice(0, 8)}`,
+    // Locally, events are log lines (`"message":"event"`); there are no CloudWatch metrics.
+    events: logEventSink(portLogger(powertools)),
+    metrics: { count: () => undefined },
     ...(options.retryPolicy === undefined ? {} : { retryPolicy: options.retryPolicy }),
   });
   const withContext = <T extends { use: (m: ReturnType<typeof injectLambdaContext>) => T }>(h: T) =>

@@ -9,6 +9,7 @@ import { InvalidRequestError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, ProviderId } from './model';
 import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
 import { DEFAULT_RETRY_POLICY, withRetries } from './retry';
+import type { Telemetry } from './telemetry';
 import { ACCOUNT_PATTERN } from './validation';
 
 /** A connect session and an authorization attempt live this long (the contract: 10 minutes). */
@@ -35,7 +36,13 @@ export interface ConnectDeps {
   readonly logger: Logger;
   readonly publicUrl: string;
   readonly returnToOrigins: readonly string[];
+  readonly telemetry: Telemetry;
+  /** Stores connected to a provider's app (for the unapproved-app warning). */
+  readonly countConnected: (provider: ProviderId) => Promise<number>;
 }
+
+/** The broker warns this many stores before an unapproved app's limit (25 of Lightspeed's 30). */
+export const UNAPPROVED_APP_WARNING_MARGIN = 5;
 
 export type CallbackOutcome =
   | { kind: 'connected'; key: ConnectionKey; returnTo?: string | undefined; reference?: string | undefined }
@@ -183,6 +190,25 @@ export class ConnectService {
     return this.exchange({ provider, account }, code, attempt.returnTo, attempt.reference);
   }
 
+  /** Logs a warning once an app nears the store limit of apps its provider has not approved. */
+  private async warnNearAppLimit(provider: ProviderId): Promise<void> {
+    const limit = this.deps.providers[provider].unapprovedAppStoreLimit;
+    if (limit === undefined) return;
+    try {
+      const stores = await this.deps.countConnected(provider);
+      if (stores >= limit - UNAPPROVED_APP_WARNING_MARGIN) {
+        this.deps.logger.warn('the app is near the store limit of unapproved Lightspeed apps', {
+          provider,
+          connectedStores: stores,
+          limit,
+          hint: `ask ${this.deps.providers[provider].displayName} to approve the app before it connects ${limit} stores`,
+        });
+      }
+    } catch (error) {
+      this.deps.logger.warn('could not count connected stores', { provider, error: String(error) });
+    }
+  }
+
   private async exchange(
     key: ConnectionKey,
     code: string,
@@ -215,6 +241,9 @@ export class ConnectService {
         { reference, now: clock.now() },
       );
       logger.info('connection authorized', { ...log, version: connection.version });
+      this.deps.telemetry.count('ConnectionConnected');
+      await this.deps.telemetry.event('connection.connected', key, { reference: reference ?? null });
+      await this.warnNearAppLimit(key.provider);
       return { kind: 'connected', key, returnTo, reference };
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
@@ -225,6 +254,7 @@ export class ConnectService {
 }
 
 /** A provider's `error` value, reduced to a safe code for logs and redirects. */
+
 function safeCode(value: string): string {
   return /^[a-z_]{1,64}$/.test(value) ? value : 'error';
 }

@@ -1,7 +1,7 @@
 /** Connection metadata (list, show, delete) and personal tokens (put, delete). Never a token out. */
 import { randomUUID } from 'node:crypto';
-import type { ProviderRegistry } from '../providers/types';
-import { InvalidRequestError, NotFoundError } from './errors';
+import type { HttpClient, ProviderRegistry } from '../providers/types';
+import { InvalidRequestError, NotFoundError, ProviderError, ProviderUnavailableError } from './errors';
 import {
   type ConnectionKey,
   type ConnectionMetadata,
@@ -11,7 +11,9 @@ import {
   toMetadata,
 } from './model';
 import type { Clock, ConnectionStore, Logger, SecretStore } from './ports';
+import { DEFAULT_RETRY_POLICY, withRetries } from './retry';
 import { personalTokenSecretName } from './secret-names';
+import type { Telemetry } from './telemetry';
 
 export interface ConnectionServiceDeps {
   readonly store: ConnectionStore;
@@ -20,9 +22,22 @@ export interface ConnectionServiceDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly secretPrefix: string;
+  readonly telemetry: Telemetry;
+  readonly http: HttpClient;
+  /** Client id per provider app, for the connection counts of the listing. */
+  readonly clientId: (provider: ProviderId) => string | undefined;
 }
 
 const DAY_MS = 86_400_000;
+
+/** Stores connected to one provider app, reported with the listing. */
+export interface AppUsage {
+  provider: ProviderId;
+  client_id: string;
+  connected_stores: number;
+  /** Stores the app may connect until the provider approves it; null where there is no such limit. */
+  unapproved_app_limit: number | null;
+}
 
 /** Reads and manages stored connections. */
 export class ConnectionService {
@@ -38,11 +53,30 @@ export class ConnectionService {
       cursor: query.nextToken,
       now,
     });
-    const body: { connections: ConnectionMetadata[]; next_token?: string } = {
+    const body: { connections: ConnectionMetadata[]; next_token?: string; apps: AppUsage[] } = {
       connections: page.items.map((item) => toMetadata(item, now)),
+      apps: await this.appUsage(query.provider),
     };
     if (page.nextCursor !== undefined) body.next_token = page.nextCursor;
     return body;
+  }
+
+  /** Stores connected per provider app (Lightspeed caps unapproved apps at 30 stores). */
+  async appUsage(provider?: ProviderId): Promise<AppUsage[]> {
+    const usage: AppUsage[] = [];
+    for (const definition of Object.values(this.deps.providers)) {
+      const clientId = this.deps.clientId(definition.id);
+      const limit = definition.unapprovedAppStoreLimit;
+      if (definition.oauth === undefined || clientId === undefined) continue;
+      if (provider !== undefined && provider !== definition.id) continue;
+      usage.push({
+        provider: definition.id,
+        client_id: clientId,
+        connected_stores: await this.deps.store.countOAuthConnections(definition.id),
+        unapproved_app_limit: limit ?? null,
+      });
+    }
+    return usage;
   }
 
   /** `GET /connections/{provider}/{account}`: the credential a token fetch would use. */
@@ -63,6 +97,10 @@ export class ConnectionService {
       throw new NotFoundError(`no connection for ${key.provider}/${key.account}`);
     }
     this.deps.logger.info('connection deleted', { ...key, sources: Object.keys(removed) });
+    await this.deps.telemetry.event('connection.deleted', key, {
+      sources: Object.keys(removed).join(','),
+      reference: removed.oauth?.reference ?? removed.personal?.reference ?? null,
+    });
   }
 
   /**
@@ -71,7 +109,12 @@ export class ConnectionService {
    */
   async putPersonalToken(
     key: ConnectionKey,
-    input: { token: string; name?: string | undefined; expiresAt?: string | null | undefined },
+    input: {
+      token: string;
+      name?: string | undefined;
+      expiresAt?: string | null | undefined;
+      verify?: boolean;
+    },
   ): Promise<ConnectionMetadata> {
     const { store, secrets, clock, logger, providers, secretPrefix } = this.deps;
     const now = clock.now();
@@ -80,11 +123,23 @@ export class ConnectionService {
     if (expiresAt !== undefined && expiresAt <= now) {
       throw new InvalidRequestError('expires_at', 'is in the past; the token would be unusable');
     }
-    const maxDays = providers[key.provider].personalTokenMaxDays;
-    if (maxDays !== undefined && expiresAt !== undefined && expiresAt - now > maxDays * DAY_MS) {
-      // Older Xentral tokens may legitimately exceed the new limit: store, but say so.
-      logger.warn('personal token outlives the provider limit for new tokens', { ...key, maxDays });
+    const provider = providers[key.provider];
+    const maxDays = provider.personalTokenMaxDays;
+    // A day of slack for time zones and clocks; beyond that no real token of this provider exists.
+    if (maxDays !== undefined && expiresAt !== undefined && expiresAt - now > (maxDays + 1) * DAY_MS) {
+      throw new InvalidRequestError(
+        'expires_at',
+        `${provider.displayName} personal access tokens expire within ${maxDays} days of creation; check the date`,
+      );
     }
+    if (maxDays !== undefined && expiresAt === undefined) {
+      // Tokens created before the limit have no expiry; new ones always have one.
+      logger.info('personal token stored without expiry; new tokens of this provider expire', {
+        ...key,
+        maxDays,
+      });
+    }
+    if (input.verify === true) await this.verify(key, input.token);
     const existing = (await store.getCredentials(key)).personal;
     const { version } = await secrets.put(personalTokenSecretName(secretPrefix, key), input.token);
     const connection: PersonalConnection = {
@@ -103,6 +158,52 @@ export class ConnectionService {
       expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
     });
     return toMetadata(saved, now);
+  }
+
+  /**
+   * One cheap authenticated call with the token: 401 means the provider refuses it (a clear 400,
+   * nothing stored); 2xx and 403 (valid, lacking some permission) accept it.
+   */
+  private async verify(key: ConnectionKey, token: string): Promise<void> {
+    const { providers, http, clock, logger } = this.deps;
+    const request = providers[key.provider].verifyRequest(key.account, token);
+    let status: number;
+    try {
+      status = await withRetries(
+        async (timeoutMs) => {
+          const response = await http(request, timeoutMs);
+          if (response.status === 429 || response.status >= 500) {
+            throw new ProviderError('transient', `verification answered ${response.status}`, {
+              status: response.status,
+            });
+          }
+          return response.status;
+        },
+        DEFAULT_RETRY_POLICY,
+        clock,
+      );
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      throw new ProviderUnavailableError(
+        'the provider could not be reached to verify the token; try again or store it without verify',
+        error.details.retryAfterSeconds ?? 5,
+        { cause: error },
+      );
+    }
+    logger.info('personal token verified', { ...key, status });
+    if (status === 401)
+      throw new InvalidRequestError(
+        'token',
+        `${providers[key.provider].displayName} refused this token (401)`,
+      );
+    if (status === 404)
+      throw new InvalidRequestError(
+        'account',
+        `${providers[key.provider].displayName} does not know this account (404)`,
+      );
+    if (!(status >= 200 && status < 300) && status !== 403) {
+      throw new InvalidRequestError('token', `the provider answered ${status} to the verification call`);
+    }
   }
 
   /** `DELETE /personal-tokens/{provider}/{account}`: metadata first, then the secret. */

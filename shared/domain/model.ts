@@ -4,7 +4,10 @@ export const PROVIDER_IDS = ['lightspeed-x', 'xentral'] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 export type CredentialSource = 'oauth' | 'personal';
-export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired';
+export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired' | 'expiring';
+
+/** A personal token this close to its expiry is `expiring`: warned about and flagged by the sweep. */
+export const EXPIRING_WINDOW_MS = 14 * 86_400_000;
 
 export interface ConnectionKey {
   readonly provider: ProviderId;
@@ -49,6 +52,8 @@ export interface PersonalConnection extends ConnectionKey {
   readonly expiresAt?: number | undefined;
   /** Version of the secret holding the token, so a cached value is never stale. */
   readonly secretVersion: string;
+  /** When the sweep announced that this token expires soon (epoch ms). */
+  readonly expiringNotifiedAt?: number | undefined;
   readonly connectedAt: number;
   readonly refreshedAt?: number | undefined;
   readonly reference?: string | undefined;
@@ -77,10 +82,15 @@ export interface OAuthState {
   readonly expiresAt: number;
 }
 
-/** The status a caller sees: a personal token past its expiry reads as `expired`. */
+/**
+ * The status a caller sees: a personal token past its expiry reads as `expired`, one expiring
+ * within 14 days as `expiring` (it still works).
+ */
 export function connectionStatus(connection: Connection, now: number): ConnectionStatus {
   if (connection.source === 'oauth') return connection.status;
-  return connection.expiresAt !== undefined && connection.expiresAt <= now ? 'expired' : 'active';
+  if (connection.expiresAt === undefined) return 'active';
+  if (connection.expiresAt <= now) return 'expired';
+  return connection.expiresAt - now <= EXPIRING_WINDOW_MS ? 'expiring' : 'active';
 }
 
 /** The public metadata of a connection: never a token. */

@@ -6,6 +6,7 @@ import type {
   ConnectionKey,
   ConnectionStatus,
   ConnectSession,
+  CredentialSource,
   OAuthConnection,
   OAuthState,
   PersonalConnection,
@@ -66,8 +67,15 @@ export interface ConnectionStore {
   /** Removes every credential of the account; resolves the removed records. */
   deleteAll(key: ConnectionKey): Promise<{ oauth?: OAuthConnection; personal?: PersonalConnection }>;
   list(query: ListQuery): Promise<ConnectionPage>;
-  /** Active OAuth connections whose token expires before `before` (epoch ms), from the sparse index. */
-  findDue(before: number): AsyncIterable<ConnectionKey>;
+  /**
+   * Credentials the sweep must look at before `before` (epoch ms), from the sparse index: active
+   * OAuth connections by token expiry, personal tokens by the start of their expiring window.
+   */
+  findDue(before: number): AsyncIterable<ConnectionKey & { source: CredentialSource }>;
+  /** Records that a personal token's coming expiry was announced, taking it out of the sweep index. */
+  markExpiringNotified(key: ConnectionKey, now: number): Promise<void>;
+  /** How many stores have an OAuth connection to a provider's app (Lightspeed limits unapproved apps). */
+  countOAuthConnections(provider: ProviderId): Promise<number>;
 }
 
 export interface SessionStore {

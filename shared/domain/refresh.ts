@@ -24,6 +24,7 @@ import {
 import type { ConnectionKey, OAuthConnection, ProviderId } from './model';
 import type { Clock, ConnectionStore, Logger } from './ports';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
+import type { Telemetry } from './telemetry';
 
 export interface RefreshOptions {
   /** Refresh unless the token stays valid this long. */
@@ -38,13 +39,6 @@ export interface RefreshResult {
   readonly refreshed: boolean;
 }
 
-/** Observes refresh outcomes (metrics); never given a token. */
-export interface RefreshObserver {
-  refreshed?(key: ConnectionKey): void;
-  failed?(key: ConnectionKey, error: string): void;
-  reauthorizationRequired?(key: ConnectionKey, error: string): void;
-}
-
 export interface RefresherDeps {
   readonly store: ConnectionStore;
   readonly providers: ProviderRegistry;
@@ -56,7 +50,7 @@ export interface RefresherDeps {
   /** Identifies this process in leases (logged, never trusted for correctness). */
   readonly owner: string;
   readonly retryPolicy?: RetryPolicy;
-  readonly observer?: RefreshObserver;
+  readonly telemetry: Telemetry;
 }
 
 /** Seconds a caller is told to wait when a provider gave no `Retry-After`. */
@@ -167,7 +161,7 @@ export class Refresher {
   }
 
   private async refreshHoldingLease(leased: OAuthConnection, interrupted: boolean): Promise<RefreshResult> {
-    const { store, providers, http, clock, logger, observer } = this.deps;
+    const { store, providers, http, clock, logger, telemetry } = this.deps;
     const key: ConnectionKey = { provider: leased.provider, account: leased.account };
     const log = { provider: key.provider, account: key.account, version: leased.version };
     const adapter = providers[key.provider].oauth;
@@ -206,7 +200,7 @@ export class Refresher {
         .catch((recordError: unknown) =>
           logger.error('could not record the refresh failure', { ...log, error: String(recordError) }),
         );
-      observer?.failed?.(key, code);
+      telemetry.count('RefreshFailed');
       if (providerError?.kind === 'invalid_client') {
         logger.error(
           'the provider refused the broker client credentials; check the client id and secret',
@@ -238,7 +232,11 @@ export class Refresher {
         rotated: tokens.refreshToken !== undefined,
         expiresAt: new Date(connection.expiresAt).toISOString(),
       });
-      observer?.refreshed?.(key);
+      telemetry.count('RefreshSucceeded');
+      await telemetry.event('connection.refreshed', key, {
+        expires_at: new Date(connection.expiresAt).toISOString(),
+        rotated: tokens.refreshToken !== undefined,
+      });
       return { connection, refreshed: true };
     } catch (error) {
       if (!(error instanceof ConcurrentUpdateError)) throw error;
@@ -254,7 +252,7 @@ export class Refresher {
    * all is well; otherwise the refresh token is dead and the provider is not called again.
    */
   private async onInvalidGrant(leased: OAuthConnection, reason: string): Promise<RefreshResult> {
-    const { store, clock, logger, observer } = this.deps;
+    const { store, clock, logger, telemetry } = this.deps;
     const key: ConnectionKey = { provider: leased.provider, account: leased.account };
     const latest = await store.getOAuth(key);
     if (latest !== undefined && latest.version !== leased.version && latest.status === 'active') {
@@ -277,7 +275,11 @@ export class Refresher {
         : 'connection needs reauthorization: the provider refused the refresh token',
       { provider: key.provider, account: key.account, reason },
     );
-    observer?.reauthorizationRequired?.(key, reason);
+    telemetry.count('ReauthorizationRequired');
+    await telemetry.event('connection.reauthorization_required', key, {
+      reason,
+      reference: leased.reference ?? null,
+    });
     throw new ReauthorizationRequiredError(
       'the provider refused the refresh token; the retailer must connect again',
     );

@@ -11,6 +11,7 @@ import type { ConnectionKey, OAuthConnection, PersonalConnection } from './model
 import type { Clock, ConnectionStore, Logger, SecretStore } from './ports';
 import type { Refresher } from './refresh';
 import { personalTokenSecretName } from './secret-names';
+import type { Telemetry } from './telemetry';
 
 /** The token route's answer (the contract's "Token response"). */
 export interface TokenResponse {
@@ -40,6 +41,7 @@ export interface TokenServiceDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly secretPrefix: string;
+  readonly telemetry: Telemetry;
 }
 
 /** Hands out tokens: an active OAuth connection first, else the personal token. */
@@ -59,10 +61,12 @@ export class TokenService {
         stale: answer.stale === true,
         outcome: 'issued',
       });
+      this.deps.telemetry.count('TokenFetched');
       return answer;
     } catch (error) {
       const code = error instanceof Error && 'code' in error ? String(error.code) : 'internal';
       logger.info('token refused', { ...audit, outcome: code });
+      this.deps.telemetry.count('TokenRefused');
       throw error;
     }
   }

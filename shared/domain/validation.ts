@@ -56,8 +56,8 @@ export const connectSessionBodySchema = z.strictObject({
 export const listQuerySchema = z.strictObject({
   provider: providerSchema.optional(),
   status: z
-    .enum(['active', 'reauthorization_required', 'expired'], {
-      error: () => 'must be active, reauthorization_required or expired',
+    .enum(['active', 'reauthorization_required', 'expired', 'expiring'], {
+      error: () => 'must be active, reauthorization_required, expired or expiring',
     })
     .optional(),
   limit: wholeNumber(1, 100).default(50),
@@ -75,6 +75,8 @@ export const personalTokenBodySchema = z.strictObject({
     .datetime({ offset: true, error: 'must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z' })
     .nullable()
     .optional(),
+  /** Check the token with one cheap authenticated call to the provider before storing it. */
+  verify: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 /** Parses `input` with `schema`, naming the first bad field (prefixed with `where`) on failure. */

@@ -87,6 +87,13 @@ export function lightspeedProvider(config: LightspeedConfig): ProviderDefinition
     id: 'lightspeed-x',
     displayName: 'Lightspeed Retail X-Series',
     oauth,
+    unapprovedAppStoreLimit: 30,
     apiBaseUrl: (account) => fillPrefix(config.apiBaseUrl, account),
+    // The smallest authenticated read; personal and private-app tokens are sent like OAuth tokens.
+    verifyRequest: (account, token) => ({
+      url: `${fillPrefix(config.apiBaseUrl, account)}/2.0/outlets?page_size=1`,
+      method: 'GET',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    }),
   };
 }

@@ -46,6 +46,10 @@ export interface ProviderDefinition {
   apiBaseUrl(account: string): string;
   /** Longest lifetime the provider allows for a new personal token, if it limits it. */
   readonly personalTokenMaxDays?: number;
+  /** Stores an app the provider has not approved yet may connect (Lightspeed: 30). */
+  readonly unapprovedAppStoreLimit?: number;
+  /** One cheap authenticated call that tells whether a token is accepted (401: it is not). */
+  verifyRequest(account: string, token: string): ProviderRequest;
 }
 
 export type ProviderRegistry = Readonly<Record<ProviderId, ProviderDefinition>>;

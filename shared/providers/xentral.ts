@@ -14,5 +14,11 @@ export function xentralProvider(apiBaseUrl: string): ProviderDefinition {
     displayName: 'Xentral',
     apiBaseUrl: (account) => apiBaseUrl.replaceAll('{account}', account),
     personalTokenMaxDays: XENTRAL_PERSONAL_TOKEN_MAX_DAYS,
+    // No token-info endpoint exists: one small authenticated read (401 invalid, 403 valid but limited).
+    verifyRequest: (account, token) => ({
+      url: `${apiBaseUrl.replaceAll('{account}', account)}/v1/users?page%5Bsize%5D=1`,
+      method: 'GET',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    }),
   };
 }

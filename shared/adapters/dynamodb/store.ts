@@ -18,6 +18,8 @@ import { ConcurrentUpdateError, InvalidRequestError } from '../../domain/errors'
 import {
   type ConnectionKey,
   type ConnectSession,
+  type CredentialSource,
+  EXPIRING_WINDOW_MS,
   type OAuthConnection,
   type OAuthState,
   type PersonalConnection,
@@ -80,6 +82,7 @@ function toPersonal(item: Item): PersonalConnection {
     name: str(item.name),
     expiresAt: num(item.expiresAt),
     secretVersion: String(item.secretVersion),
+    expiringNotifiedAt: num(item.expiringNotifiedAt),
     connectedAt: Number(item.connectedAt),
     refreshedAt: num(item.refreshedAt),
     reference: str(item.reference),
@@ -347,11 +350,57 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       gsiAccount: `${connection.account}#personal`,
     };
     if (connection.name !== undefined) item.name = connection.name;
-    if (connection.expiresAt !== undefined) item.expiresAt = connection.expiresAt;
+    if (connection.expiresAt !== undefined) {
+      item.expiresAt = connection.expiresAt;
+      if (connection.expiringNotifiedAt === undefined) {
+        // The sweep looks at a personal token when its expiring window opens.
+        item.sweepShard = shardOf(String(item.pk));
+        item.sweepAt = connection.expiresAt - EXPIRING_WINDOW_MS;
+      } else item.expiringNotifiedAt = connection.expiringNotifiedAt;
+    }
     if (connection.refreshedAt !== undefined) item.refreshedAt = connection.refreshedAt;
     if (connection.reference !== undefined) item.reference = connection.reference;
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
     return connection;
+  }
+
+  async markExpiringNotified(key: ConnectionKey, now: number) {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: connectionPk(key), sk: 'personal' },
+          UpdateExpression: 'SET expiringNotifiedAt = :now REMOVE sweepShard, sweepAt',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+    } catch (error) {
+      // Deleted meanwhile: nothing left to announce.
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async countOAuthConnections(provider: ProviderId) {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE.providerIndex.name,
+          KeyConditionExpression: '#gp = :gp',
+          FilterExpression: '#source = :oauth',
+          ExpressionAttributeNames: { '#gp': TABLE.providerIndex.partitionKey, '#source': 'source' },
+          ExpressionAttributeValues: { ':gp': provider, ':oauth': 'oauth' },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += result.Count ?? 0;
+      startKey = result.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return count;
   }
 
   async deletePersonal(key: ConnectionKey) {
@@ -414,7 +463,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     return { items, nextCursor: more ? encodeCursor({ p, k: startKey }) : undefined };
   }
 
-  async *findDue(before: number): AsyncIterable<ConnectionKey> {
+  async *findDue(before: number): AsyncIterable<ConnectionKey & { source: CredentialSource }> {
     for (let shard = 0; shard < TABLE.sweepShards; shard++) {
       let startKey: Record<string, unknown> | undefined;
       do {
@@ -433,8 +482,10 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         );
         for (const item of result.Items ?? []) {
           const [, provider, account] = String(item.pk).split('#');
-          if (provider !== undefined && account !== undefined)
-            yield { provider: provider as ProviderId, account };
+          const source: CredentialSource = item.sk === 'personal' ? 'personal' : 'oauth';
+          if (provider !== undefined && account !== undefined) {
+            yield { provider: provider as ProviderId, account, source };
+          }
         }
         startKey = result.LastEvaluatedKey;
       } while (startKey !== undefined);
@@ -535,19 +586,26 @@ function statusFilter(
 ): { expression: string; names: Record<string, string>; values: Record<string, unknown> } | undefined {
   if (status === undefined) return undefined;
   const names = { '#source': 'source', '#status': 'status', '#expiresAt': 'expiresAt' };
+  const personal = { ':personal': 'personal', ':now': now, ':window': now + EXPIRING_WINDOW_MS };
   switch (status) {
     case 'active':
       return {
         expression:
-          '(#source = :oauth AND #status = :active) OR (#source = :personal AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now))',
+          '(#source = :oauth AND #status = :active) OR (#source = :personal AND (attribute_not_exists(#expiresAt) OR #expiresAt > :window))',
         names,
-        values: { ':oauth': 'oauth', ':personal': 'personal', ':active': 'active', ':now': now },
+        values: { ':oauth': 'oauth', ':active': 'active', ...personal },
       };
     case 'reauthorization_required':
       return {
         expression: '#status = :reauth',
         names: { '#status': 'status' },
         values: { ':reauth': status },
+      };
+    case 'expiring':
+      return {
+        expression: '#source = :personal AND #expiresAt > :now AND #expiresAt <= :window',
+        names: { '#source': 'source', '#expiresAt': 'expiresAt' },
+        values: personal,
       };
     case 'expired':
       return {

@@ -160,7 +160,7 @@ describe('GET /oauth/{provider}/callback', () => {
     expect(new URL(denied).searchParams.has('state')).toBe(false);
     const response = await openCallback(denied, auth.cookie);
     expect(response.status).toBe(200);
-    expect(await response.text()).toContain('Connection declined');
+    expect(await response.text()).toContain('You declined the connection');
     expect(t.simulator.stats().tokenCalls).toBe(0);
   });
 
