@@ -18,10 +18,10 @@ import { createPowertoolsLogger, portLogger } from '../../shared/adapters/loggin
 import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
 import { type BrokerConfig, ConfigError, ENV, loadConfig } from '../../shared/config';
 import { EnvelopeCipher } from '../../shared/domain/crypto';
-import { systemClock } from '../../shared/domain/ports';
+import { type Logger, systemClock } from '../../shared/domain/ports';
 import type { RetryPolicy } from '../../shared/domain/retry';
 import type { SweepReport } from '../../shared/domain/sweep';
-import { logEventSink } from '../../shared/domain/telemetry';
+import { type EventSink, logEventSink } from '../../shared/domain/telemetry';
 import { createAdminHandler } from '../handlers/admin';
 import { createPublicHandler } from '../handlers/public';
 import { createSweepHandler } from '../handlers/sweep';
@@ -59,6 +59,9 @@ export interface LocalBrokerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Tests shorten the provider retry budget. */
   readonly retryPolicy?: RetryPolicy;
+  /** Tests observe the domain's log lines and events through these. */
+  readonly logger?: Logger;
+  readonly events?: EventSink;
 }
 
 async function loadApiKey(env: Readonly<Record<string, string | undefined>>, dataDir: string) {
@@ -168,6 +171,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   // Stored tokens are sealed under data keys wrapped by this keyring (KMS on AWS).
   const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const powertools = createPowertoolsLogger();
+  const domainLogger = options.logger ?? portLogger(powertools);
   const services = createServices({
     config,
     store: new DynamoDbStore(documents, config.tableName, new EnvelopeCipher(keyring)),
@@ -175,10 +179,10 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     clientSecret: async () => config.lightspeed.clientSecret ?? '',
     http: fetchHttpClient(),
     clock: systemClock,
-    logger: portLogger(powertools),
+    logger: domainLogger,
     owner: `local:${process.pid}:${randomUUID().slice(0, 8)}`,
     // Locally, events are log lines (`"message":"event"`); there are no CloudWatch metrics.
-    events: logEventSink(portLogger(powertools)),
+    events: options.events ?? logEventSink(domainLogger),
     metrics: { count: () => undefined },
     ...(options.retryPolicy === undefined ? {} : { retryPolicy: options.retryPolicy }),
   });

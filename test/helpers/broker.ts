@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalBroker, startLocalBroker } from '../../functions/local/runtime';
 import type { LightspeedSimulator } from '../../functions/local/simulator';
+import type { Logger } from '../../shared/domain/ports';
 import type { RetryPolicy } from '../../shared/domain/retry';
+import type { DomainEvent, EventSink } from '../../shared/domain/telemetry';
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 
@@ -38,7 +40,7 @@ export interface TestBroker {
 
 export async function startTestBroker(
   env: Record<string, string> = {},
-  options: { dataDir?: string; retryPolicy?: RetryPolicy } = {},
+  options: { dataDir?: string; retryPolicy?: RetryPolicy; logger?: Logger; events?: EventSink } = {},
 ): Promise<TestBroker> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'broker-test-')));
   const broker = await startLocalBroker({
@@ -51,6 +53,8 @@ export async function startTestBroker(
       ...env,
     },
     retryPolicy: options.retryPolicy ?? FAST_RETRY,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.events === undefined ? {} : { events: options.events }),
   });
   if (broker.simulator === undefined) throw new Error('test broker must run in demo mode');
   const api = (path: string, init: RequestInit = {}) =>
@@ -152,4 +156,22 @@ export interface TokenBody {
   stale?: boolean;
   error?: string;
   message?: string;
+}
+
+/** A logger and an event sink that keep everything for assertions. */
+export function recorder() {
+  const lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  const events: DomainEvent[] = [];
+  const log =
+    (level: string) =>
+    (message: string, attributes: Record<string, unknown> = {}) => {
+      lines.push({ level, message, attributes });
+    };
+  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  const sink: EventSink = {
+    publish: async (event) => {
+      events.push(event);
+    },
+  };
+  return { lines, events, logger, sink };
 }
