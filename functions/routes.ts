@@ -18,6 +18,8 @@ export interface RouteSpec {
 
 export const routes: readonly RouteSpec[] = Object.freeze([
   { method: 'GET', path: '/health', group: 'public', access: 'public' },
+  // Addition to the contract: this API's OpenAPI 3.1 description.
+  { method: 'GET', path: '/openapi.json', group: 'public', access: 'public' },
   { method: 'GET', path: '/connect/{session_id}', group: 'public', access: 'public' },
   { method: 'GET', path: '/oauth/{provider}/callback', group: 'public', access: 'public' },
   { method: 'GET', path: '/tokens/{provider}/{account}', group: 'tokens', access: 'backend' },

@@ -1,6 +1,7 @@
 /** Public routes, opened by retailers' browsers: health, the connect link, the OAuth callback. */
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import { bindingCookieName } from '../../shared/domain/connect';
+import { openApiDocument } from '../http/openapi';
 import { pages } from '../http/pages';
 import { json, page, redirect } from '../http/responses';
 import type { Services } from '../services';
@@ -22,8 +23,18 @@ export function createPublicHandler(services: Services) {
       ? services.providers[provider as keyof typeof services.providers].displayName
       : 'The provider';
 
+  let openApi: string | undefined;
   return httpHandler(services, {
     'GET /health': async () => json(200, { status: 'ok' }),
+
+    'GET /openapi.json': async () => {
+      openApi ??= JSON.stringify(openApiDocument(services.config.publicUrl));
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: openApi,
+      };
+    },
 
     'GET /connect/{session_id}': async ({ path }) => {
       const started = await services.connect.startAuthorization(path.session_id ?? '');

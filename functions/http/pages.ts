@@ -114,7 +114,7 @@ export const pages = {
       ],
       next: [
         `Close this window or tab and go back to ${APP}. If it still says the store is not connected, reload its page.`,
-        `You can take the access back at any time in your ${providerName} settings.`,
+        `You can remove this access at any time in your ${providerName} settings.`,
       ],
     }),
   declined: (providerName: string) =>

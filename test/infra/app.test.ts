@@ -2,8 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it, vi } from 'vitest';
+import { routes } from '../../functions/routes';
 import { readBrokerContext } from '../../infra/context';
+import { TokenBrokerStack, type TokenBrokerStackProps } from '../../infra/stack';
 import { cdkJsonContext } from './support';
 
 const contextOf = (context: Record<string, unknown>) => readBrokerContext(new App({ context }).node);
@@ -63,6 +67,19 @@ describe('stack configuration from CDK context', () => {
   });
 });
 
+describe('cdk.json', () => {
+  it('runs the app with tsx and keeps the CLI off the network (notices, telemetry, version reporting)', () => {
+    const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as Record<
+      string,
+      unknown
+    > & { context: Record<string, unknown> };
+    expect(cdkJson.app).toBe('npx tsx infra/app.ts');
+    expect(cdkJson.notices).toBe(false);
+    expect(cdkJson.versionReporting).toBe(false);
+    expect(cdkJson.context['cli-telemetry']).toBe(false);
+  });
+});
+
 describe('infra/app.ts, the entry of `cdk synth`', () => {
   // Bundling is covered by lambda.test.ts (same construct, real esbuild); skipped here to keep the suite fast.
   it('synthesizes the context it is given and passes cdk-nag', async () => {
@@ -99,6 +116,46 @@ describe('infra/app.ts, the entry of `cdk synth`', () => {
       write.mockRestore();
       vi.unstubAllEnvs();
       rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('TokenBroker props', () => {
+  const build = (props: TokenBrokerStackProps) => () =>
+    new TokenBrokerStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Props', props);
+
+  it.each<[string, TokenBrokerStackProps, RegExp]>([
+    [
+      'a return_to that is not a bare origin',
+      { returnToOrigins: ['https://app.example.com/path'] },
+      /BROKER_RETURN_TO_ORIGINS/,
+    ],
+    [
+      'an invalid scope',
+      { providers: { 'lightspeed-x': { clientId: 'id', scopes: ['Read All'] } } },
+      /LIGHTSPEED_X_SCOPES/,
+    ],
+    ['a sweep concurrency out of range', { sweepConcurrency: 0 }, /SWEEP_CONCURRENCY/],
+    ['a secret prefix without a trailing slash', { secretPrefix: 'broker' }, /secretPrefix/],
+    ['a sweep more often than every minute', { sweepInterval: Duration.seconds(30) }, /sweepInterval/],
+  ])('rejects %s at synth time', (_, props, message) => {
+    expect(build(props)).toThrow(message);
+  });
+
+  it('grants a backend role SigV4 access to the backend routes only', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new TokenBrokerStack(app, 'Grant', {
+      env: { account: '123456789012', region: 'eu-central-1' },
+    });
+    const role = new Role(stack, 'Backend', { assumedBy: new AccountRootPrincipal() });
+    stack.broker.grantInvokeBackend(role);
+    const policy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify(p.Properties.Roles).includes(stack.getLogicalId(role.node.defaultChild as never)),
+    );
+    const resources = JSON.stringify(policy?.Properties.PolicyDocument.Statement[0].Resource);
+    for (const route of routes) {
+      const arn = `/$default/${route.method}${route.path.replace(/\{[^}]+\}/g, '*')}"`;
+      expect(resources.includes(arn), `${route.method} ${route.path}`).toBe(route.access === 'backend');
     }
   });
 });

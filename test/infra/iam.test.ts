@@ -1,5 +1,8 @@
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BrokerFunctionName } from '../../infra/token-broker';
+import { type BrokerFunctionName, TOKEN_DATA_KEY_CONTEXT } from '../../infra/token-broker';
+import { KmsKeyProvider } from '../../shared/adapters/crypto/kms-keys';
 import { TABLE } from '../../shared/adapters/dynamodb/schema';
 import {
   allows,
@@ -108,15 +111,65 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it.each(NAMES)('%s may use the table key, and no other key', (name) => {
-    for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']) {
-      expect(allows(statements[name], action, `<${ids.key}.Arn>`), action).toBe(true);
-      expect(
-        allows(statements[name], action, 'arn:aws:kms:eu-central-1:123456789012:key/other'),
-        action,
-      ).toBe(false);
-    }
-    expect(allows(statements[name], 'kms:ScheduleKeyDeletion', `<${ids.key}.Arn>`)).toBe(false);
+  describe('the table key', () => {
+    const key = () => `<${ids.key}.Arn>`;
+    const OTHER_KEY = 'arn:aws:kms:eu-central-1:123456789012:key/other';
+    const via = (service: string) => ({ 'kms:ViaService': `${service}.${TEST_ENV.region}.amazonaws.com` });
+    const tokenContext = Object.fromEntries(
+      Object.entries(TOKEN_DATA_KEY_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v]),
+    );
+
+    it.each(NAMES)('%s may use it through DynamoDB and Secrets Manager, and no other key', (name) => {
+      for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']) {
+        for (const service of ['dynamodb', 'secretsmanager']) {
+          expect(allows(statements[name], action, key(), via(service)), `${action} via ${service}`).toBe(
+            true,
+          );
+          expect(allows(statements[name], action, OTHER_KEY, via(service)), action).toBe(false);
+        }
+        expect(allows(statements[name], action, key(), via('s3')), `${action} via s3`).toBe(false);
+      }
+      expect(allows(statements[name], 'kms:ScheduleKeyDeletion', key(), via('dynamodb'))).toBe(false);
+    });
+
+    it.each(NAMES)('%s may use it directly only with the token data-key encryption context', (name) => {
+      const seals = name !== 'admin';
+      expect(allows(statements[name], 'kms:Decrypt', key(), tokenContext)).toBe(true);
+      expect(allows(statements[name], 'kms:GenerateDataKey', key(), tokenContext)).toBe(seals);
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt']) {
+        expect(allows(statements[name], action, key()), `${action} without context`).toBe(false);
+        expect(
+          allows(statements[name], action, key(), {
+            ...tokenContext,
+            'kms:EncryptionContext:purpose': 'other',
+          }),
+          `${action} with another context`,
+        ).toBe(false);
+      }
+    });
+
+    it('matches the encryption context the KMS adapter actually sends', async () => {
+      const kms = mockClient(KMSClient);
+      kms.on(GenerateDataKeyCommand).resolves({
+        Plaintext: new Uint8Array(32),
+        CiphertextBlob: new Uint8Array([1, 2, 3]),
+        KeyId: 'arn:aws:kms:eu-central-1:123456789012:key/k',
+      });
+      kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32) });
+      try {
+        const provider = new KmsKeyProvider(new KMSClient({ region: TEST_ENV.region }), 'key-arn');
+        const { wrapped } = await provider.generateDataKey();
+        await provider.unwrap(wrapped);
+        const sent = [
+          ...kms.commandCalls(GenerateDataKeyCommand).map((call) => call.args[0].input.EncryptionContext),
+          ...kms.commandCalls(DecryptCommand).map((call) => call.args[0].input.EncryptionContext),
+        ];
+        expect(sent).toHaveLength(2);
+        for (const context of sent) expect(context).toEqual(TOKEN_DATA_KEY_CONTEXT);
+      } finally {
+        kms.restore();
+      }
+    });
   });
 
   it('lets the public-route functions and the sweep read the client secret, and not admin', () => {

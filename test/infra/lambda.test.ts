@@ -104,7 +104,7 @@ describe('Lambda functions', () => {
       expect(env[ENV.returnToOrigins]).toBe('https://app.example.com,https://admin.example.com');
       expect(env[ENV.refreshMarginSeconds]).toBe('900');
       expect(env[ENV.sweepConcurrency]).toBe('8');
-      expect(env[EXTRA_ENV.kmsKeyArn]).toEqual({
+      expect(env[ENV.kmsKeyArn]).toEqual({
         'Fn::GetAtt': [expect.stringMatching(/^BrokerTableKey/), 'Arn'],
       });
       expect(env[EXTRA_ENV.powertoolsServiceName]).toBe(METRICS.service);

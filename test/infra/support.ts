@@ -60,6 +60,8 @@ export interface Statement {
   readonly actions: string[];
   /** Resources rendered to strings: pseudo parameters filled in, references as `<LogicalId>`/`<LogicalId.Attr>`. */
   readonly resources: string[];
+  /** Rendered conditions: operator → key → allowed values. */
+  readonly conditions: Record<string, Record<string, string[]>>;
   readonly source: string;
 }
 
@@ -101,6 +103,19 @@ export function allStatements(template: Template): Statement[] {
         effect: String(statement.Effect),
         actions: asArray(statement.Action as string | string[] | undefined),
         resources: asArray(statement.Resource as Json | Json[] | undefined).map(render),
+        conditions: Object.fromEntries(
+          Object.entries((statement.Condition ?? {}) as Record<string, Record<string, Json>>).map(
+            ([operator, entries]) => [
+              operator,
+              Object.fromEntries(
+                Object.entries(entries).map(([key, values]) => [
+                  key,
+                  asArray(values as Json | Json[]).map(render),
+                ]),
+              ),
+            ],
+          ),
+        ),
         source,
       });
     }
@@ -152,12 +167,29 @@ export function iamMatches(pattern: string, value: string): boolean {
   return regex.test(value);
 }
 
-/** Whether any Allow statement lets `action` on `resource` (actions may be wildcards too). */
-export function allows(statements: readonly Statement[], action: string, resource: string): boolean {
+/**
+ * Whether any Allow statement lets `action` on `resource` for a request with `context` (condition keys
+ * such as `kms:ViaService`). Only `StringEquals` is understood; any other operator fails closed.
+ */
+export function allows(
+  statements: readonly Statement[],
+  action: string,
+  resource: string,
+  context: Readonly<Record<string, string>> = {},
+): boolean {
+  const conditionsHold = (conditions: Statement['conditions']) =>
+    Object.entries(conditions).every(
+      ([operator, entries]) =>
+        operator === 'StringEquals' &&
+        Object.entries(entries).every(
+          ([key, values]) => context[key] !== undefined && values.includes(context[key]),
+        ),
+    );
   return statements.some(
     (statement) =>
       statement.effect === 'Allow' &&
       statement.actions.some((pattern) => iamMatches(pattern.toLowerCase(), action.toLowerCase())) &&
-      statement.resources.some((pattern) => iamMatches(pattern, resource)),
+      statement.resources.some((pattern) => iamMatches(pattern, resource)) &&
+      conditionsHold(statement.conditions),
   );
 }

@@ -1,0 +1,288 @@
+/**
+ * The OpenAPI 3.1 description of the public contract, generated from the route table and from the
+ * same zod schemas that validate requests, so the document cannot drift from what is enforced.
+ * Served at `GET /openapi.json`.
+ */
+import { z } from 'zod';
+import { PROVIDER_IDS } from '../../shared/domain/model';
+import {
+  ACCOUNT_PATTERN,
+  connectSessionBodySchema,
+  listQuerySchema,
+  personalTokenBodySchema,
+  tokenQuerySchema,
+} from '../../shared/domain/validation';
+import { type RouteSpec, routes } from '../routes';
+
+type JsonSchema = Record<string, unknown>;
+
+const schema = (type: z.ZodType): JsonSchema => {
+  const { $schema: _, ...rest } = z.toJSONSchema(type, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+};
+
+/** Response shapes (documentation only: responses are built by the domain's typed functions). */
+const responses = {
+  Error: z.object({
+    error: z.enum([
+      'invalid_request',
+      'unauthorized',
+      'not_found',
+      'reauthorization_required',
+      'token_expired',
+      'provider_unavailable',
+      'internal_error',
+    ]),
+    message: z.string().describe('for a person; never a token or a provider body'),
+  }),
+  Token: z.object({
+    provider: z.enum(PROVIDER_IDS),
+    account: z.string(),
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_at: z.iso.datetime().nullable().describe('null for a personal token without expiry'),
+    source: z.enum(['oauth', 'personal']),
+    api_base_url: z.url(),
+    stale: z
+      .literal(true)
+      .optional()
+      .describe('degraded mode: the refresh failed transiently, the stored token is still valid'),
+  }),
+  Connection: z.object({
+    provider: z.enum(PROVIDER_IDS),
+    account: z.string(),
+    source: z.enum(['oauth', 'personal']),
+    status: z.enum(['active', 'reauthorization_required', 'expired', 'expiring']),
+    expires_at: z.iso.datetime().nullable(),
+    connected_at: z.iso.datetime(),
+    refreshed_at: z.iso.datetime().nullable(),
+    reference: z.string().nullable(),
+    name: z.string().nullable().optional().describe('personal tokens'),
+    last_error: z.string().nullable().optional().describe('OAuth: the last refresh error code'),
+  }),
+  ConnectSession: z.object({ id: z.string(), connect_url: z.url(), expires_at: z.iso.datetime() }),
+} as const;
+
+const ref = (name: keyof typeof responses | 'ConnectionList') => ({ $ref: `#/components/schemas/${name}` });
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'invalid_request: bad path, query or body (the message names the field)',
+  401: 'unauthorized: caller not authenticated',
+  404: 'not_found: no such connection or session',
+  409: 'reauthorization_required (the retailer must connect again) or token_expired (a personal token past its expiry)',
+  503: 'provider_unavailable: the token must be refreshed and the provider is failing; Retry-After is set',
+};
+
+const errorResponse = (status: number) => ({
+  description: ERROR_TEXT[status] ?? 'error',
+  content: { 'application/json': { schema: ref('Error') } },
+  ...(status === 503
+    ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } } }
+    : {}),
+});
+
+const html = (description: string) => ({
+  description,
+  content: { 'text/html': { schema: { type: 'string' } } },
+});
+const jsonBody = (description: string, body: JsonSchema) => ({
+  description,
+  content: { 'application/json': { schema: body } },
+});
+
+/** Per route: summary, request and the responses the contract lists. */
+function operation(route: RouteSpec): Record<string, unknown> {
+  const key = `${route.method} ${route.path}`;
+  const backend = route.access === 'backend';
+  const errors = (...codes: number[]) =>
+    Object.fromEntries(codes.map((code) => [String(code), errorResponse(code)]));
+  const auth = backend ? errors(401) : {};
+  switch (key) {
+    case 'GET /health':
+      return {
+        summary: 'Liveness',
+        responses: { '200': jsonBody('ok', { type: 'object', properties: { status: { const: 'ok' } } }) },
+      };
+    case 'GET /openapi.json':
+      return { summary: 'This document', responses: { '200': jsonBody('OpenAPI 3.1', { type: 'object' }) } };
+    case 'POST /connect-sessions':
+      return {
+        summary: 'Create a single-use connect link for a retailer (10 minutes)',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: schema(connectSessionBodySchema) } },
+        },
+        responses: { '201': jsonBody('the session', ref('ConnectSession')), ...errors(400), ...auth },
+      };
+    case 'GET /connect/{session_id}':
+      return {
+        summary: "Send the retailer's browser to the provider (sets the cookie binding the state)",
+        responses: {
+          '302': {
+            description: 'to the provider authorization URL',
+            headers: { 'Set-Cookie': { schema: { type: 'string' } } },
+          },
+          '410': html('unknown, expired or used session'),
+        },
+      };
+    case 'GET /oauth/{provider}/callback':
+      return {
+        summary: 'The registered redirect URI',
+        parameters: ['code', 'domain_prefix', 'state', 'error'].map((name) => ({
+          name,
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+        })),
+        responses: {
+          '200': html('connected or declined page (session without return_to)'),
+          '303': { description: 'to return_to with status=connected|denied, provider, account, reference' },
+          '400': html(
+            'missing, unknown, expired or replayed state, no matching cookie, or invalid domain_prefix',
+          ),
+          '502': html("the provider's token endpoint failed; nothing stored"),
+        },
+      };
+    case 'GET /tokens/{provider}/{account}':
+      return {
+        summary: 'A current access token, refreshed exactly once when needed',
+        responses: {
+          '200': {
+            ...jsonBody('the token (Cache-Control: no-store)', ref('Token')),
+            headers: { 'Cache-Control': { schema: { const: 'no-store' } } },
+          },
+          ...errors(400, 404, 409, 503),
+          ...auth,
+        },
+      };
+    case 'GET /connections':
+      return {
+        summary: 'Connection metadata (never a token), paginated',
+        responses: { '200': jsonBody('a page', ref('ConnectionList')), ...errors(400), ...auth },
+      };
+    case 'GET /connections/{provider}/{account}':
+      return {
+        summary: "One connection's metadata",
+        responses: { '200': jsonBody('metadata', ref('Connection')), ...errors(400, 404), ...auth },
+      };
+    case 'DELETE /connections/{provider}/{account}':
+      return {
+        summary: 'Forget the connection and its tokens',
+        responses: { '204': { description: 'deleted' }, ...errors(400, 404), ...auth },
+      };
+    case 'PUT /personal-tokens/{provider}/{account}':
+      return {
+        summary: 'Store a personal token in the secret store (never echoed)',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: schema(personalTokenBodySchema) } },
+        },
+        responses: { '200': jsonBody('metadata', ref('Connection')), ...errors(400, 503), ...auth },
+      };
+    case 'DELETE /personal-tokens/{provider}/{account}':
+      return {
+        summary: 'Remove a personal token',
+        responses: { '204': { description: 'deleted' }, ...errors(400, 404), ...auth },
+      };
+    default:
+      throw new Error(`no OpenAPI description for ${key}`);
+  }
+}
+
+const QUERY_SCHEMAS: Record<string, z.ZodObject> = {
+  'GET /tokens/{provider}/{account}': tokenQuerySchema,
+  'GET /connections': listQuerySchema,
+};
+
+function pathParameters(route: RouteSpec) {
+  return [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema:
+      name === 'provider'
+        ? { type: 'string', enum: [...PROVIDER_IDS] }
+        : name === 'account'
+          ? { type: 'string', pattern: ACCOUNT_PATTERN.source }
+          : { type: 'string' },
+  }));
+}
+
+function queryParameters(route: RouteSpec) {
+  const query = QUERY_SCHEMAS[`${route.method} ${route.path}`];
+  if (query === undefined) return [];
+  const properties = (schema(query).properties ?? {}) as Record<string, JsonSchema>;
+  return Object.entries(properties).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: property,
+  }));
+}
+
+/** Builds the OpenAPI document for a broker at `serverUrl`. */
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const base = operation(route);
+    const parameters = [
+      ...pathParameters(route),
+      ...queryParameters(route),
+      ...((base.parameters as unknown[]) ?? []),
+    ];
+    paths[route.path] ??= {};
+    paths[route.path]![route.method.toLowerCase()] = {
+      ...base,
+      operationId: `${route.method.toLowerCase()}${route.path.replace(/[{}]/g, '').replace(/[/.-](\w)/g, (_, c: string) => c.toUpperCase())}`,
+      ...(parameters.length > 0 ? { parameters } : {}),
+      security: route.access === 'backend' ? [{ sigv4: [] }, { apiKey: [] }] : [],
+    };
+  }
+  const schemas: Record<string, JsonSchema> = Object.fromEntries(
+    Object.entries(responses).map(([name, type]) => [name, schema(type)]),
+  );
+  schemas.ConnectionList = {
+    type: 'object',
+    properties: {
+      connections: { type: 'array', items: ref('Connection') },
+      next_token: { type: 'string' },
+      apps: {
+        type: 'array',
+        description: 'stores connected per provider app (Lightspeed limits unapproved apps to 30)',
+        items: {
+          type: 'object',
+          properties: {
+            provider: { type: 'string' },
+            client_id: { type: 'string' },
+            connected_stores: { type: 'integer' },
+            unapproved_app_limit: { type: ['integer', 'null'] },
+          },
+        },
+      },
+    },
+    required: ['connections'],
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Token broker',
+      version: '1',
+      description:
+        'OAuth and personal tokens for Lightspeed Retail X-Series and Xentral. Backend routes need SigV4 (AWS) or `Authorization: Bearer $BROKER_API_KEY` (local runtime).',
+    },
+    servers: [{ url: serverUrl }],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        sigv4: {
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          description: 'AWS SigV4 (IAM), service execute-api',
+        },
+        apiKey: { type: 'http', scheme: 'bearer', description: 'local runtime: BROKER_API_KEY' },
+      },
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * CDK app entry (`npx cdk synth|deploy`): context → TokenBrokerStack, with cdk-nag on every synth.
+ * Bundling uses the local esbuild from node_modules, never Docker, so synth works offline.
+ */
+import { App } from 'aws-cdk-lib';
+import { enableComplianceChecks } from './compliance';
+import { readBrokerContext } from './context';
+import { TokenBrokerStack } from './stack';
+
+const app = new App();
+const { stackName, props } = readBrokerContext(app.node);
+new TokenBrokerStack(app, stackName, {
+  ...props,
+  // Environment-agnostic unless the CLI knows the target account and region.
+  ...(process.env.CDK_DEFAULT_ACCOUNT && process.env.CDK_DEFAULT_REGION
+    ? { env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } }
+    : {}),
+});
+if (props.providers === undefined) {
+  process.stderr.write(
+    'token-broker: no lightspeedClientId in the context: OAuth connect is not configured ' +
+      '(personal tokens work). Deploy with -c lightspeedClientId=... to enable it.\n',
+  );
+}
+const compliance = enableComplianceChecks(app);
+// Synthesis throws (and the CLI fails) on any unacknowledged cdk-nag finding.
+app.synth();
+process.stderr.write(`cdk-nag ${compliance.summary().join('; ')}\n`);

@@ -1,0 +1,139 @@
+/**
+ * Stack configuration from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults that
+ * let `npx cdk synth` run without any context at all.
+ */
+import { Duration } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import type { TokenBrokerStackProps } from './stack';
+
+/** Every context key the app reads, with what it means (also listed in infra/DEPLOY.md). */
+export const CONTEXT_KEYS = {
+  stackName: 'stack name (default TokenBroker); also the default secret prefix, lower-cased',
+  lightspeedClientId:
+    'Lightspeed Retail (X-Series) OAuth client id; without it OAuth connect is not configured',
+  lightspeedClientSecretArn:
+    'complete ARN of an existing secret holding the client secret (default: created)',
+  lightspeedScopes: 'space- or comma-separated scopes (default: the broker read-only set)',
+  returnToOrigins: 'comma-separated origins allowed as return_to',
+  refreshMarginSeconds: 'the sweep refreshes tokens expiring within this (default 900)',
+  sweepIntervalSeconds: 'how often the sweep runs, at least 60 (default 300)',
+  sweepConcurrency: 'parallel refreshes in one sweep (default 8)',
+  alarmEmail: 'e-mail address subscribed to the alarm topic',
+  domainName: 'custom domain of the API (needs certificateArn)',
+  certificateArn: 'ACM certificate of domainName, in the stack region',
+  hostedZoneId: 'Route 53 zone to create the alias record in (with hostedZoneName)',
+  hostedZoneName: 'name of that zone',
+  secretPrefix: 'Secrets Manager name prefix ending in "/" (default <stackname>/)',
+  logLevel: 'DEBUG, INFO, WARN or ERROR (default INFO)',
+  logRetentionDays: 'retention of function and access logs in days (default 30)',
+  throttleRateLimit: 'steady-state requests per second of the API (default 100)',
+  throttleBurstLimit: 'burst requests of the API (default 200)',
+} as const;
+export type ContextKey = keyof typeof CONTEXT_KEYS;
+
+export interface BrokerContext {
+  readonly stackName: string;
+  readonly props: TokenBrokerStackProps;
+}
+
+/** Reads the broker's context keys; throws naming the key when a value is malformed. */
+export function readBrokerContext(node: Node): BrokerContext {
+  const raw = (key: ContextKey): unknown => node.tryGetContext(key);
+  const text = (key: ContextKey): string | undefined => {
+    const value = raw(key);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new Error(`context ${key} must be a string, got ${JSON.stringify(value)}`);
+    }
+    const trimmed = String(value).trim();
+    return trimmed === '' ? undefined : trimmed;
+  };
+  const list = (key: ContextKey, separator: RegExp): string[] | undefined => {
+    const value = raw(key);
+    if (Array.isArray(value)) return value.map(String);
+    return text(key)
+      ?.split(separator)
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  };
+  const integer = (key: ContextKey, min: number, max: number): number | undefined => {
+    const value = text(key);
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new Error(`context ${key} must be a whole number from ${min} to ${max}, got "${value}"`);
+    }
+    return parsed;
+  };
+
+  const stackName = text('stackName') ?? 'TokenBroker';
+  const clientId = text('lightspeedClientId');
+  const clientSecretArn = text('lightspeedClientSecretArn');
+  const scopes = list('lightspeedScopes', /[\s,]+/);
+  if (clientId === undefined && (clientSecretArn !== undefined || scopes !== undefined)) {
+    throw new Error('context lightspeedClientSecretArn/lightspeedScopes need lightspeedClientId');
+  }
+  const domainName = text('domainName');
+  const certificateArn = text('certificateArn');
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    throw new Error('context domainName and certificateArn go together');
+  }
+  const hostedZoneId = text('hostedZoneId');
+  const hostedZoneName = text('hostedZoneName');
+  const logLevel = text('logLevel')?.toUpperCase();
+  if (logLevel !== undefined && !['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel)) {
+    throw new Error(`context logLevel must be DEBUG, INFO, WARN or ERROR, got "${logLevel}"`);
+  }
+  const retentionDays = integer('logRetentionDays', 1, 3653);
+  if (retentionDays !== undefined && !Object.values(RetentionDays).includes(retentionDays)) {
+    throw new Error(
+      `context logRetentionDays must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, …)`,
+    );
+  }
+  const refreshMargin = integer('refreshMarginSeconds', 0, 7 * 86_400);
+  const sweepInterval = integer('sweepIntervalSeconds', 60, 86_400);
+  const sweepConcurrency = integer('sweepConcurrency', 1, 64);
+  const rateLimit = integer('throttleRateLimit', 1, 10_000);
+  const burstLimit = integer('throttleBurstLimit', 1, 5_000);
+  const returnToOrigins = list('returnToOrigins', /,/);
+  const alarmEmail = text('alarmEmail');
+  const secretPrefix = text('secretPrefix');
+
+  const props: TokenBrokerStackProps = {
+    description: 'Token broker: OAuth connect, single-flight token refresh, scheduled sweep, personal tokens',
+    ...(clientId !== undefined
+      ? {
+          providers: {
+            'lightspeed-x': {
+              clientId,
+              ...(clientSecretArn !== undefined ? { clientSecretArn } : {}),
+              ...(scopes !== undefined ? { scopes } : {}),
+            },
+          },
+        }
+      : {}),
+    ...(returnToOrigins !== undefined ? { returnToOrigins } : {}),
+    ...(refreshMargin !== undefined ? { refreshMargin: Duration.seconds(refreshMargin) } : {}),
+    ...(sweepInterval !== undefined ? { sweepInterval: Duration.seconds(sweepInterval) } : {}),
+    ...(sweepConcurrency !== undefined ? { sweepConcurrency } : {}),
+    ...(alarmEmail !== undefined ? { alarmEmail } : {}),
+    ...(secretPrefix !== undefined ? { secretPrefix } : {}),
+    ...(logLevel !== undefined ? { logLevel: logLevel as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' } : {}),
+    ...(retentionDays !== undefined ? { logRetention: retentionDays as RetentionDays } : {}),
+    ...(rateLimit !== undefined || burstLimit !== undefined
+      ? { throttle: { rateLimit: rateLimit ?? 100, burstLimit: burstLimit ?? 200 } }
+      : {}),
+    ...(domainName !== undefined && certificateArn !== undefined
+      ? {
+          customDomain: {
+            domainName,
+            certificateArn,
+            ...(hostedZoneId !== undefined ? { hostedZoneId } : {}),
+            ...(hostedZoneName !== undefined ? { hostedZoneName } : {}),
+          },
+        }
+      : {}),
+  };
+  return { stackName, props };
+}
