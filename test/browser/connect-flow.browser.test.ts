@@ -1,0 +1,302 @@
+/**
+ * The connect flow in a real browser: a retailer opens a connect link, consents at the (simulated)
+ * provider and lands on the broker's page, or back in the SaaS app. Checks what a person sees and
+ * what the browser does: headings, landmarks, contrast, phone width, headers, no request leaving
+ * loopback, no console errors. Screenshots go to test-results/screenshots/.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
+import {
+  browserInstalled,
+  browserRequired,
+  DESKTOP,
+  launchBrowser,
+  measureContrast,
+  overflowsHorizontally,
+  PHONE,
+  type Recorder,
+  record,
+  runBrowserTests,
+  SCREENSHOT_DIR,
+  SKIP_MESSAGE,
+} from './support';
+
+if (!browserInstalled && !browserRequired) console.warn(SKIP_MESSAGE);
+
+const CALLBACK = /\/oauth\/lightspeed-x\/callback\?/;
+
+/** The SaaS app's page that `return_to` points at: a tiny loopback server recording what arrives. */
+interface ReturnApp {
+  readonly origin: string;
+  readonly arrivals: { url: URL; referer: string | undefined }[];
+  close(): Promise<void>;
+}
+
+async function startReturnApp(): Promise<ReturnApp> {
+  const arrivals: ReturnApp['arrivals'] = [];
+  const server: Server = createServer((req, res) => {
+    arrivals.push({ url: new URL(req.url ?? '/', 'http://127.0.0.1'), referer: req.headers.referer });
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end('<!doctype html><html lang="en"><title>Back in the app</title><h1>Back in the app</h1></html>');
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    arrivals,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe.runIf(runBrowserTests)('connect flow in a browser', () => {
+  let broker: TestBroker;
+  let app: ReturnApp;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let recorder: Recorder;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    app = await startReturnApp();
+    broker = await startTestBroker({ BROKER_RETURN_TO_ORIGINS: app.origin });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await broker?.close();
+    await app?.close();
+  });
+
+  /** A fresh browser profile (no cookies) with one tab. */
+  async function openBrowser(options: { phone?: boolean } = {}) {
+    context = await browser.newContext(
+      options.phone
+        ? { viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }
+        : { viewport: DESKTOP },
+    );
+    recorder = record(context);
+    page = await context.newPage();
+  }
+
+  afterEach(async () => {
+    await context?.close();
+    broker.simulator.clearFaults();
+  });
+
+  /** Opens a connect link and expects the simulator's consent page. */
+  async function openConsent(connectUrl: string): Promise<void> {
+    const response = await page.goto(connectUrl);
+    expect(response?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe('/_sim/lightspeed-x/connect');
+    await expect
+      .poll(() => page.getByRole('heading', { level: 1 }).textContent())
+      .toBe('Connect to Lightspeed Retail');
+  }
+
+  /** Clicks a consent button and resolves the broker's callback response. */
+  async function decide(button: 'Allow' | 'Deny', domainPrefix?: string): Promise<Response> {
+    if (domainPrefix !== undefined) await page.getByLabel('Store domain prefix').fill(domainPrefix);
+    const [callback] = await Promise.all([
+      page.waitForResponse((response) => CALLBACK.test(response.url())),
+      page.getByRole('button', { name: button, exact: true }).click(),
+    ]);
+    await page.waitForLoadState('load');
+    return callback;
+  }
+
+  /** Everything a retailer page must be, in the light and the dark colour scheme. */
+  async function expectRetailerPage(response: Response | null, status: number, heading: string) {
+    expect(response?.status()).toBe(status);
+    const headers = response?.headers() ?? {};
+    expect(headers['referrer-policy']).toBe('no-referrer');
+    expect(headers['content-security-policy']).toContain("default-src 'none'");
+    expect(headers['content-type']).toBe('text/html; charset=utf-8');
+
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.title()).toBe(heading);
+    const h1 = page.getByRole('heading', { level: 1 });
+    expect(await h1.count()).toBe(1);
+    expect(await h1.textContent()).toBe(heading);
+    expect(await page.getByRole('heading', { level: 2, name: 'What to do next' }).count()).toBe(1);
+    for (const landmark of ['banner', 'main', 'contentinfo'] as const) {
+      expect(await page.getByRole(landmark).count(), landmark).toBe(1);
+    }
+    expect(await page.locator('script, link, img, iframe').count()).toBe(0);
+    expect(await overflowsHorizontally(page)).toBe(false);
+
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      const texts = await measureContrast(page);
+      expect(texts.length).toBeGreaterThan(3);
+      expect(
+        texts.filter((text) => text.ratio < 4.5),
+        colorScheme,
+      ).toEqual([]);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+
+  function expectNothingLeftLoopback() {
+    expect(recorder.requests.length).toBeGreaterThan(0);
+    expect(recorder.offLoopback()).toEqual([]);
+  }
+
+  const screenshot = (name: string, options: { fullPage?: boolean } = {}) =>
+    page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: options.fullPage ?? true });
+
+  it('connects a store: consent, Allow, the connected page, then the token is fetchable', async () => {
+    // Prepare
+    await openBrowser();
+    const session = await createSession(broker);
+    await openConsent(session.connect_url);
+
+    // Act
+    const callback = await decide('Allow', 'browser-store');
+
+    // Assess
+    await expectRetailerPage(callback, 200, 'Your store is connected');
+    await expect
+      .poll(() => page.getByRole('main').textContent())
+      .toContain('Lightspeed Retail X-Series store "browser-store" is now connected.');
+    await screenshot('connected-desktop');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot('connected-desktop-dark');
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors).toEqual([]);
+    const token = await broker.json<TokenBody>('/tokens/lightspeed-x/browser-store');
+    expect(token.status).toBe(200);
+    expect(token.body.account).toBe('browser-store');
+    expect(token.body.access_token).toMatch(/^[A-Za-z0-9]{20,}$/);
+  });
+
+  it('shows the connected page fitted to a phone screen', async () => {
+    // Prepare
+    await openBrowser({ phone: true });
+    const session = await createSession(broker);
+    await openConsent(session.connect_url);
+
+    // Act
+    const callback = await decide('Allow', 'phone-store');
+
+    // Assess
+    await expectRetailerPage(callback, 200, 'Your store is connected');
+    const main = await page.getByRole('main').boundingBox();
+    expect(main?.width).toBeLessThanOrEqual(PHONE.width);
+    await screenshot('connected-mobile');
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors).toEqual([]);
+  });
+
+  it('shows the declined page when the retailer clicks Deny, and stores nothing', async () => {
+    // Prepare
+    await openBrowser();
+    const session = await createSession(broker);
+    await openConsent(session.connect_url);
+
+    // Act
+    const callback = await decide('Deny');
+
+    // Assess
+    await expectRetailerPage(callback, 200, 'You declined the connection');
+    expect(new URL(page.url()).searchParams.get('error')).toBe('access_denied');
+    await screenshot('declined-desktop');
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors).toEqual([]);
+    expect((await broker.json('/connections/lightspeed-x/demo-store')).status).toBe(404);
+  });
+
+  it('shows the expired page (410) when a connect link is opened a second time', async () => {
+    // Prepare
+    await openBrowser();
+    const session = await createSession(broker);
+    await openConsent(session.connect_url);
+
+    // Act
+    const second = await page.goto(session.connect_url);
+
+    // Assess
+    await expectRetailerPage(second, 410, 'This link has expired or was already used');
+    await screenshot('expired-desktop');
+    expectNothingLeftLoopback();
+    // Chromium reports a document's error status on the console; nothing else may appear there.
+    expect(recorder.consoleErrors.filter((text) => !/status of 410/.test(text))).toEqual([]);
+  });
+
+  it('shows the invalid page (400) for a callback this browser did not start', async () => {
+    // Prepare
+    await openBrowser();
+
+    // Act
+    const response = await page.goto(
+      `${broker.url}/oauth/lightspeed-x/callback?code=abc&domain_prefix=demo-store&state=not-a-known-state`,
+    );
+
+    // Assess
+    await expectRetailerPage(response, 400, 'This connection request is no longer valid');
+    await screenshot('invalid-desktop');
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors.filter((text) => !/status of 400/.test(text))).toEqual([]);
+  });
+
+  it('shows the failed page (502) when the provider refuses the code exchange', async () => {
+    // Prepare
+    await openBrowser();
+    const session = await createSession(broker);
+    await openConsent(session.connect_url);
+    broker.simulator.injectFault({ kind: 'invalid_grant', grant: 'authorization_code' });
+
+    // Act
+    const callback = await decide('Allow', 'failing-store');
+
+    // Assess
+    await expectRetailerPage(callback, 502, 'The connection did not finish');
+    await screenshot('failed-desktop');
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors.filter((text) => !/status of 502/.test(text))).toEqual([]);
+    expect((await broker.json('/connections/lightspeed-x/failing-store')).status).toBe(404);
+  });
+
+  it('sends the browser back to return_to with the outcome after Allow', async () => {
+    // Prepare
+    await openBrowser();
+    const session = await createSession(broker, {
+      provider: 'lightspeed-x',
+      return_to: `${app.origin}/integrations/done?tab=pos`,
+      reference: 'tenant-42',
+    });
+    await openConsent(session.connect_url);
+
+    // Act
+    const callback = await decide('Allow', 'returning-store');
+
+    // Assess
+    expect(callback.status()).toBe(303);
+    expect(callback.headers()['referrer-policy']).toBe('no-referrer');
+    await page.waitForURL(`${app.origin}/integrations/done?**`);
+    const landed = new URL(page.url());
+    expect(Object.fromEntries(landed.searchParams)).toEqual({
+      tab: 'pos',
+      status: 'connected',
+      provider: 'lightspeed-x',
+      account: 'returning-store',
+      reference: 'tenant-42',
+    });
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Back in the app');
+    // The app learns the outcome from the query only: no referrer carries the callback's code or state.
+    const arrival = app.arrivals.find(({ url }) => url.pathname === '/integrations/done');
+    expect(arrival).toBeDefined();
+    expect(arrival?.referer).toBeUndefined();
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors).toEqual([]);
+    expect((await broker.json<TokenBody>('/tokens/lightspeed-x/returning-store')).status).toBe(200);
+  });
+});
