@@ -2,7 +2,7 @@
  * Configuration: the environment read once into a frozen, typed object. Both runtimes and the CDK
  * stack use the names in `ENV`, so a variable is spelled in one place only.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Every environment variable the broker reads (contract names first, then additions). */
 export const ENV = {

@@ -3,7 +3,7 @@
  * same zod schemas that validate requests, so the document cannot drift from what is enforced.
  * Served at `GET /openapi.json`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PROVIDER_IDS } from '../../shared/domain/model';
 import {
   ACCOUNT_PATTERN,

@@ -2,7 +2,7 @@
  * Request schemas (zod): the one place input is checked. A failure becomes an InvalidRequestError
  * whose message names the field, before anything is read, written or sent to a provider.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from './errors';
 import { PROVIDER_IDS } from './model';
 
