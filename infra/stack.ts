@@ -66,6 +66,10 @@ export class TokenBrokerStack extends Stack {
       description: 'SNS topic of the alarms',
       value: broker.alarmTopic.topicArn,
     });
+    new CfnOutput(this, 'EventBusName', {
+      description: 'EventBridge bus of the broker events (source token-broker): add rules to react to them',
+      value: broker.eventBus.eventBusName,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       description: 'Failed sweep runs land here',
       value: broker.deadLetterQueue.queueUrl,

@@ -30,6 +30,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { type IGrantable, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import {
@@ -208,6 +209,12 @@ export class TokenBroker extends Construct {
   readonly alarmTopic: Topic;
   /** Receives failed sweep invocations, from the scheduler and from the function's async invocation. */
   readonly deadLetterQueue: Queue;
+  /**
+   * The broker's events (source `token-broker`; detail-type `connection.connected`,
+   * `connection.refreshed`, `connection.reauthorization_required`, `connection.deleted`,
+   * `personal_token.expiring`): add rules on it to react, e.g. e-mail a retailer to reconnect.
+   */
+  readonly eventBus: EventBus;
   /** Allows `execute-api:Invoke` on the backend routes only: attach it to the roles of calling backends. */
   readonly backendInvokePolicy: ManagedPolicy;
   readonly alarms: readonly Alarm[];
@@ -377,6 +384,10 @@ export class TokenBroker extends Construct {
       },
     );
 
+    this.eventBus = new EventBus(this, 'EventBus', {
+      description: `Token broker ${stack.stackName}: connection and personal-token events`,
+    });
+
     const functions = {} as Record<BrokerFunctionName, NodejsFunction>;
     for (const name of Object.keys(specs) as BrokerFunctionName[]) {
       functions[name] = this.createFunction(name, specs[name], {
@@ -389,6 +400,7 @@ export class TokenBroker extends Construct {
           [ENV.secretPrefix]: this.secretPrefix,
           // Required on AWS: wraps the data keys that seal stored tokens, and encrypts personal-token secrets.
           [ENV.kmsKeyArn]: this.tableKey.keyArn,
+          [ENV.eventBusName]: this.eventBus.eventBusName,
           // The client secrets: only for the functions that talk to a provider's token endpoint.
           ...(name === 'admin'
             ? {}
@@ -415,8 +427,14 @@ export class TokenBroker extends Construct {
     // Least privilege, function by function.
     for (const name of Object.keys(functions) as BrokerFunctionName[]) {
       const role = functions[name].role!;
+      // The provider index: admin lists and counts; public counts stores per app after a connect
+      // (the unapproved-app warning). Only the sweep queries the sweep index.
       const indexes =
-        name === 'sweep' ? [TABLE.sweepIndex.name] : name === 'admin' ? [TABLE.providerIndex.name] : [];
+        name === 'sweep'
+          ? [TABLE.sweepIndex.name]
+          : name === 'admin' || name === 'public'
+            ? [TABLE.providerIndex.name]
+            : [];
       role.addToPrincipalPolicy(
         new PolicyStatement({
           sid: 'BrokerTable',
@@ -461,6 +479,8 @@ export class TokenBroker extends Construct {
       if (name !== 'admin') {
         for (const secret of Object.values(clientSecrets)) secret.grantRead(role);
       }
+      // Every function emits some event (connected, refreshed, reauthorization_required, deleted, expiring).
+      this.eventBus.grantPutEventsTo(functions[name]);
     }
     functions.tokens.role!.addToPrincipalPolicy(
       new PolicyStatement({
