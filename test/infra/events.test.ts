@@ -23,9 +23,10 @@ describe('event bus', () => {
   it('names the bus to every function and lets each put events on that bus only', () => {
     for (const name of NAMES) {
       const { functionId } = functionIds(synth, name);
-      const variables = (
-        resources[functionId]?.Properties?.Environment as { Variables: Record<string, unknown> }
-      ).Variables;
+      const environment = resources[functionId]?.Properties?.Environment as {
+        Variables: Record<string, unknown>;
+      };
+      const variables = environment.Variables;
       expect(variables[ENV.eventBusName], name).toEqual({ Ref: busId });
       const statements = functionStatements(synth, name);
       expect(allows(statements, 'events:PutEvents', `<${busId}.Arn>`), name).toBe(true);

@@ -95,6 +95,7 @@ describe('GET /connect/{session_id}', () => {
 
   it('answers 410 for an expired session', async () => {
     const now = Date.now();
+    // biome-ignore lint/complexity/useLiteralKeys: the private deps hold the session store to plant an expired session
     await t.broker.services.connect['deps'].sessions.createConnectSession({
       id: 'e'.repeat(43),
       provider: 'lightspeed-x',
