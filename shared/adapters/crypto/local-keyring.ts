@@ -4,7 +4,8 @@
  * to unwrap what they wrapped, so old rows stay readable while new writes use the new key.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { KeyProvider } from '../../domain/crypto';
 
 interface KeyringFile {
@@ -32,6 +33,7 @@ export class LocalKeyring implements KeyProvider {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
       // Create-if-absent by hard link: processes starting together agree on one keyring.
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       const id = `local-${randomUUID().slice(0, 8)}`;
       const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
       await writeFile(
