@@ -434,45 +434,19 @@ function oauthError(status: number, error: string, description: string): GrantRe
   return { status, body: { error, error_description: description } };
 }
 
-/** Lightspeed Retail X-Series simulator (provider id lightspeed-x). */
-export class LightspeedSimulator {
-  private readonly root: string;
-  private readonly now: () => number;
-  private accessTokenTtlSeconds: number;
-  private tokenLatencyMs: number;
-  private readonly codes = new Map<string, AuthorizationCode>();
-  private readonly accessTokens = new Map<string, AccessTokenRecord>();
-  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
-  private readonly rateWindows = new Map<string, RateWindow>();
-  private readonly refreshesInFlight = new Map<string, number>();
-  private faults: QueuedFault[] = [];
-  private counters = LightspeedSimulator.emptyStats();
+/**
+ * What both simulators share: answering only under their root path, never leaking details of a
+ * failure (a request may hold secrets), and an optional standalone server on 127.0.0.1.
+ */
+abstract class SimulatorServer {
   private server: Server | undefined;
 
-  constructor(private readonly options: SimulatorOptions) {
-    this.root = `${normalizeBasePath(options.basePath ?? '/_sim')}/lightspeed-x`;
-    this.now = options.now ?? Date.now;
-    this.accessTokenTtlSeconds = 86_400;
-    this.tokenLatencyMs = 0;
-    this.setAccessTokenTtl(options.accessTokenTtlSeconds ?? 86_400);
-    this.setTokenLatency(options.tokenLatencyMs ?? 0);
-  }
+  protected constructor(protected readonly root: string) {}
 
-  private static emptyStats(): SimulatorStats {
-    return {
-      tokenCalls: 0,
-      exchanges: 0,
-      refreshes: 0,
-      refreshAttempts: 0,
-      invalidGrants: 0,
-      revokedRefreshTokenUses: 0,
-      maxConcurrentRefreshesPerAccount: 0,
-      byAccount: {},
-      apiCalls: 0,
-    };
-  }
+  /** Serves one request under `root`. */
+  protected abstract route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> | void;
 
-  /** Handles a request if its path is under `${basePath}/lightspeed-x`; resolves false (and writes nothing) otherwise. */
+  /** Handles a request if its path is under the simulator's root; resolves false (and writes nothing) otherwise. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = requestUrl(req);
     if (url === undefined || !isUnder(url.pathname, this.root)) return false;
@@ -499,6 +473,43 @@ export class LightspeedSimulator {
     const server = this.server;
     this.server = undefined;
     if (server !== undefined) await stop(server);
+  }
+}
+
+/** Lightspeed Retail X-Series simulator (provider id lightspeed-x). */
+export class LightspeedSimulator extends SimulatorServer {
+  private readonly now: () => number;
+  private accessTokenTtlSeconds: number;
+  private tokenLatencyMs: number;
+  private readonly codes = new Map<string, AuthorizationCode>();
+  private readonly accessTokens = new Map<string, AccessTokenRecord>();
+  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  private readonly rateWindows = new Map<string, RateWindow>();
+  private readonly refreshesInFlight = new Map<string, number>();
+  private faults: QueuedFault[] = [];
+  private counters = LightspeedSimulator.emptyStats();
+
+  constructor(private readonly options: SimulatorOptions) {
+    super(`${normalizeBasePath(options.basePath ?? '/_sim')}/lightspeed-x`);
+    this.now = options.now ?? Date.now;
+    this.accessTokenTtlSeconds = 86_400;
+    this.tokenLatencyMs = 0;
+    this.setAccessTokenTtl(options.accessTokenTtlSeconds ?? 86_400);
+    this.setTokenLatency(options.tokenLatencyMs ?? 0);
+  }
+
+  private static emptyStats(): SimulatorStats {
+    return {
+      tokenCalls: 0,
+      exchanges: 0,
+      refreshes: 0,
+      refreshAttempts: 0,
+      invalidGrants: 0,
+      revokedRefreshTokenUses: 0,
+      maxConcurrentRefreshesPerAccount: 0,
+      byAccount: {},
+      apiCalls: 0,
+    };
   }
 
   /** URLs to configure the broker with, for a given origin (http://host:port). Templates keep `{domain_prefix}`. */
@@ -575,7 +586,7 @@ export class LightspeedSimulator {
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  protected async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const segments = url.pathname.slice(this.root.length).split('/').slice(1);
     const [first, second, third, fourth] = segments;
     if (segments.length === 1 && first === 'connect') {
@@ -1098,45 +1109,15 @@ export interface XentralSimulatorOptions {
 }
 
 /** Xentral simulator: personal access tokens only. */
-export class XentralSimulator {
-  private readonly root: string;
+export class XentralSimulator extends SimulatorServer {
   private readonly now: () => number;
   private readonly tokens = new Map<string, Set<string>>();
   private readonly rateWindows = new Map<string, RateWindow>();
   private counters = { apiCalls: 0, unauthorized: 0 };
-  private server: Server | undefined;
 
   constructor(options: XentralSimulatorOptions = {}) {
-    this.root = normalizeBasePath(options.basePath ?? '/_sim/xentral');
+    super(normalizeBasePath(options.basePath ?? '/_sim/xentral'));
     this.now = options.now ?? Date.now;
-  }
-
-  /** Handles a request if its path is under basePath; resolves false (and writes nothing) otherwise. */
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const url = requestUrl(req);
-    if (url === undefined || !isUnder(url.pathname, this.root)) return false;
-    try {
-      this.route(req, res, url);
-    } catch {
-      if (!res.headersSent) sendJson(res, 500, { message: 'simulator failure' });
-      else res.destroy();
-    }
-    return true;
-  }
-
-  /** Starts a standalone server on 127.0.0.1 (port 0 = any); resolves its origin. */
-  async listen(port = 0): Promise<string> {
-    if (this.server !== undefined) throw new Error('the simulator is already listening');
-    const { server, origin } = await serve((req, res) => this.handle(req, res), port);
-    this.server = server;
-    return origin;
-  }
-
-  /** Stops the standalone server. */
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server !== undefined) await stop(server);
   }
 
   /** Registers a personal access token for an instance (returns the token, generating one if not given). */
@@ -1172,7 +1153,7 @@ export class XentralSimulator {
     this.counters = { apiCalls: 0, unauthorized: 0 };
   }
 
-  private route(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  protected route(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const segments = url.pathname.slice(this.root.length).split('/').slice(1);
     const [instance, api] = segments;
     if (
