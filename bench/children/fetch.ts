@@ -1,0 +1,206 @@
+/**
+ * Child process: the token-fetch handler invoked in-process with an API Gateway v2 event (warm, a
+ * valid token in the store), side by side with a bare GetItem of the same item through the same
+ * document client, against the run's dynalite. Its stdout (the broker's INFO logs and EMF metrics,
+ * as on Lambda) is dropped by the parent.
+ *
+ * Two handler variants, both on one Services wiring like the local runtime's (DynamoDbStore +
+ * EnvelopeCipher + LocalKeyring + FileSecretStore):
+ * - `lambda`: createTokensHandler with the middlewares functions/aws.ts adds on Lambda (Powertools
+ *   tracer, logger context, EMF metrics): what the tokens function runs and bills.
+ * - `handler`: createTokensHandler(services) alone.
+ * The steps in between show where the overhead goes, each including the one before:
+ * - `query`: the consistent Query on the partition key the store issues per fetch (it reads the OAuth
+ *   and the personal item in one request), instead of GetItem;
+ * - `store`: DynamoDbStore.getCredentials (that Query, mapping, opening the two sealed tokens);
+ * - `service`: TokenService.getToken (store, freshness check, audit log line, counter);
+ * - `handler`, `lambda`: the HTTP plumbing (middy, header normaliser, zod, JSON) and the Lambda middlewares.
+ */
+import { join } from 'node:path';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { logger as lambdaLogger, metrics as lambdaMetrics, tracer } from '../../functions/aws';
+import { createTokensHandler } from '../../functions/handlers/tokens';
+import { createServices, type Runtime } from '../../functions/services';
+import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
+import { createPowertoolsLogger, portLogger } from '../../shared/adapters/logging';
+import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
+import { systemClock } from '../../shared/domain/ports';
+import { logEventSink } from '../../shared/domain/telemetry';
+import { meterCapacity } from '../lib/capacity';
+import { benchTempDir, serveParent } from '../lib/child';
+import {
+  benchConfig,
+  FETCH_KEY,
+  lambdaContext,
+  localClients,
+  openStore,
+  seedValidToken,
+  tokenEvent,
+} from '../lib/runtime';
+import { median, percentile } from '../lib/stats';
+
+const endpoint = process.env.BENCH_DYNAMODB_ENDPOINT ?? '';
+const table = 'bench-fetch';
+const dataDir = await benchTempDir('fetch-');
+const config = benchConfig({ BROKER_TABLE_NAME: table, BROKER_DATA_DIR: dataDir });
+// The same key as the store writes (`conn#{provider}#{account}`, sk `oauth`).
+const itemKey = { pk: `conn#${FETCH_KEY.provider}#${FETCH_KEY.account}`, sk: 'oauth' };
+
+type Sink = Pick<Runtime, 'logger' | 'events' | 'metrics'>;
+
+async function wiring(meter: boolean) {
+  const { client, documents } = localClients(endpoint);
+  const capacity = meter ? meterCapacity(client) : undefined;
+  const { store, keys } = await openStore(client, documents, table, dataDir);
+  const runtime = (sink: Sink): Runtime => ({
+    config,
+    store,
+    secrets: new FileSecretStore(join(dataDir, 'secrets.json')),
+    clientSecret: async () => config.lightspeed.clientSecret ?? '',
+    http: fetchHttpClient(),
+    clock: systemClock,
+    owner: `bench:${process.pid}`,
+    ...sink,
+  });
+  const localLogger = portLogger(createPowertoolsLogger());
+  const handler = createTokensHandler(
+    createServices(
+      runtime({
+        logger: localLogger,
+        events: logEventSink(localLogger),
+        metrics: { count: () => undefined },
+      }),
+    ),
+  );
+  const awsLogger = portLogger(lambdaLogger);
+  const lambda = createTokensHandler(
+    createServices(
+      runtime({
+        logger: awsLogger,
+        events: logEventSink(awsLogger),
+        metrics: { count: (name, value = 1) => lambdaMetrics.addMetric(name, MetricUnit.Count, value) },
+      }),
+    ),
+  )
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(lambdaLogger))
+    .use(logMetrics(lambdaMetrics));
+  const services = createServices(
+    runtime({ logger: localLogger, events: logEventSink(localLogger), metrics: { count: () => undefined } }),
+  );
+  return { client, documents, store, keys, capacity, handler, lambda, services };
+}
+
+const main = await wiring(false);
+await seedValidToken(main.store);
+
+const invoke = async (fn: typeof main.handler | typeof main.lambda) => {
+  const event = tokenEvent();
+  const result = (await fn(
+    event,
+    lambdaContext(event.requestContext.requestId),
+  )) as APIGatewayProxyStructuredResultV2;
+  if (result.statusCode !== 200) throw new Error(`token fetch answered ${result.statusCode}: ${result.body}`);
+};
+
+const operations = {
+  getItem: async () => {
+    const result = await main.documents.send(
+      new GetCommand({ TableName: table, Key: itemKey, ConsistentRead: true }),
+    );
+    if (result.Item === undefined) throw new Error('the seeded item is missing');
+  },
+  query: async () => {
+    await main.documents.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': itemKey.pk },
+        ConsistentRead: true,
+      }),
+    );
+  },
+  store: async () => {
+    const { oauth } = await main.store.getCredentials(FETCH_KEY);
+    if (oauth === undefined) throw new Error('the seeded item is missing');
+  },
+  service: async () => {
+    await main.services.tokens.getToken(FETCH_KEY, {
+      minValidSeconds: 60,
+      forceRefresh: false,
+      caller: 'bench',
+    });
+  },
+  handler: () => invoke(main.handler),
+  lambda: () => invoke(main.lambda),
+};
+type Operation = keyof typeof operations;
+const names = Object.keys(operations) as Operation[];
+
+/** Interleaves the operations (rotating their order) and returns every sample in ms. */
+async function sample(iterations: number): Promise<Record<Operation, number[]>> {
+  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<
+    Operation,
+    number[]
+  >;
+  for (let i = 0; i < iterations; i++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(i + j) % names.length] as Operation;
+      const started = performance.now();
+      await operations[name]();
+      samples[name].push(performance.now() - started);
+    }
+  }
+  return samples;
+}
+
+serveParent(
+  { pid: process.pid },
+  {
+    measure: async (argument) => {
+      const { rounds, iterations, warmup } = argument as {
+        rounds: number;
+        iterations: number;
+        warmup: number;
+      };
+      await sample(warmup);
+      const results: { median: Record<Operation, number>; p99: Record<Operation, number> }[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const samples = await sample(iterations);
+        results.push({
+          median: Object.fromEntries(names.map((name) => [name, median(samples[name])])) as Record<
+            Operation,
+            number
+          >,
+          p99: Object.fromEntries(names.map((name) => [name, percentile(samples[name], 99)])) as Record<
+            Operation,
+            number
+          >,
+        });
+      }
+      return results;
+    },
+    /** DynamoDB requests, capacity units and key-provider (KMS) calls per warm fetch. */
+    capacity: async (argument) => {
+      const { fetches } = argument as { fetches: number };
+      const metered = await wiring(true);
+      for (let i = 0; i < 5; i++) await invoke(metered.lambda);
+      metered.capacity?.reset();
+      metered.keys.calls = 0;
+      for (let i = 0; i < fetches; i++) await invoke(metered.lambda);
+      const capacity = metered.capacity!;
+      return {
+        dynamodbRequestsPerFetch: capacity.requests / fetches,
+        readUnitsPerFetch: capacity.readUnits / fetches,
+        writeUnitsPerFetch: capacity.writeUnits / fetches,
+        keyProviderCallsPerFetch: metered.keys.calls / fetches,
+        byCommand: capacity.byCommand,
+      };
+    },
+  },
+);

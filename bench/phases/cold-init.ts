@@ -1,0 +1,142 @@
+/**
+ * Cold init: each Lambda bundle, built as the stack ships it, imported in a fresh Node process,
+ * minus a fresh `node -e 0`; the reference is a bundle of @aws-sdk/client-dynamodb alone built with
+ * the same settings. Runs are interleaved in a new random order each time; medians are reported.
+ *
+ * The processes get the environment the stack gives the functions (Powertools names, log level,
+ * NODE_OPTIONS=--enable-source-maps) plus fake ARNs and region, so module-scope wiring
+ * (functions/aws.ts → awsServices()) constructs its AWS clients without calling AWS. A separate,
+ * untimed run per bundle proves that: it fails if the import opens any TCP connection or sends UDP.
+ */
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { BASELINE, type BuiltBundle, buildBundle, bytesByPackage, FUNCTIONS } from '../lib/bundling';
+import { benchTempDir } from '../lib/child';
+import { median, shuffled } from '../lib/stats';
+
+/** The stack's function environment (infra/token-broker.ts) with fake, syntactically valid values. */
+const FUNCTION_ENV: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  AWS_SESSION_TOKEN: 'bench',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+  BROKER_PUBLIC_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+  BROKER_TABLE_NAME: 'TokenBroker-BrokerTable-BENCH',
+  BROKER_SECRET_PREFIX: 'tokenbroker/',
+  BROKER_KMS_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555',
+  BROKER_EVENT_BUS_NAME: 'TokenBroker-BrokerEventBus-BENCH',
+  BROKER_RETURN_TO_ORIGINS: '',
+  REFRESH_MARGIN_SECONDS: '900',
+  SWEEP_CONCURRENCY: '8',
+  SWEEP_INTERVAL_SECONDS: '300',
+  LIGHTSPEED_X_CLIENT_ID: 'bench-client-id',
+  LIGHTSPEED_X_CLIENT_SECRET_ARN:
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:TokenBroker-LightspeedXClientSecret-AbCdEf',
+  POWERTOOLS_SERVICE_NAME: 'token-broker',
+  POWERTOOLS_METRICS_NAMESPACE: 'TokenBroker',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  NODE_OPTIONS: '--enable-source-maps',
+};
+
+/** Preloaded in the untimed check run: any socket the import opens marks the run as failed. */
+const NETWORK_GUARD = `data:text/javascript,${encodeURIComponent(`
+import net from 'node:net';
+import dgram from 'node:dgram';
+const flag = (what) => { process.stderr.write('BENCH_NETWORK_ATTEMPT ' + what + '\\n'); process.exitCode = 97; };
+const connect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function (...args) { flag('tcp'); return connect.apply(this, args); };
+const send = dgram.Socket.prototype.send;
+dgram.Socket.prototype.send = function (...args) { flag('udp'); return send.apply(this, args); };
+`)}`;
+
+const importScript = (file: string) =>
+  `import(${JSON.stringify(pathToFileURL(file).href)}).then(() => process.exit(), (error) => { console.error(error); process.exit(1); })`;
+
+/** Wall time of one fresh process, spawn to exit, in ms. */
+function timeProcess(args: string[], env: Record<string, string>): Promise<{ ms: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - started;
+      if (code === 0) resolve({ ms, stderr });
+      else
+        reject(
+          new Error(`node ${args.join(' ').slice(0, 120)}… exited with ${code}: ${stderr.slice(-2000)}`),
+        );
+    });
+  });
+}
+
+export interface ColdInitOptions {
+  readonly runs: number;
+  readonly log: (line: string) => void;
+}
+
+export async function measureColdInit(options: ColdInitOptions) {
+  const outDir = await benchTempDir('bundles-');
+  const started = performance.now();
+  const bundles: Record<string, BuiltBundle> = {};
+  for (const name of FUNCTIONS) bundles[name] = await buildBundle(name, `functions/${name}.ts`, outDir);
+  bundles[BASELINE] = await buildBundle(BASELINE, 'bench/lambda/dynamodb-only.ts', outDir);
+  options.log(
+    `  built ${Object.keys(bundles).length} bundles in ${((performance.now() - started) / 1000).toFixed(1)} s (${outDir})`,
+  );
+
+  const env = { PATH: process.env.PATH ?? '', ...FUNCTION_ENV };
+  const noSourceMaps = { ...env, NODE_OPTIONS: '' };
+  for (const bundle of Object.values(bundles)) {
+    await timeProcess(['--import', NETWORK_GUARD, '-e', importScript(bundle.file)], env).catch(
+      (error: Error) => {
+        throw new Error(`importing the ${bundle.name} bundle failed or used the network: ${error.message}`);
+      },
+    );
+  }
+
+  // Targets: a bare process, each bundle, and (diagnostic) tokens and the reference without source maps.
+  const targets: Record<string, () => Promise<{ ms: number }>> = {
+    'node -e 0': () => timeProcess(['-e', '0'], env),
+    'node -e 0 (no source maps)': () => timeProcess(['-e', '0'], noSourceMaps),
+    'tokens (no source maps)': () => timeProcess(['-e', importScript(bundles.tokens!.file)], noSourceMaps),
+    [`${BASELINE} (no source maps)`]: () =>
+      timeProcess(['-e', importScript(bundles[BASELINE]!.file)], noSourceMaps),
+  };
+  for (const bundle of Object.values(bundles))
+    targets[bundle.name] = () => timeProcess(['-e', importScript(bundle.file)], env);
+  const samples: Record<string, number[]> = Object.fromEntries(
+    Object.keys(targets).map((name) => [name, []]),
+  );
+  for (let run = 0; run < options.runs; run++) {
+    for (const name of shuffled(Object.keys(targets))) samples[name]!.push((await targets[name]!()).ms);
+  }
+  const medians = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+  const net = (name: string, empty = 'node -e 0') =>
+    (medians[name] ?? Number.NaN) - (medians[empty] ?? Number.NaN);
+  const coldInit = Object.fromEntries([...FUNCTIONS, BASELINE].map((name) => [name, net(name)]));
+  const ratios = Object.fromEntries(FUNCTIONS.map((name) => [name, net(name) / net(BASELINE)]));
+  return {
+    cold_init_ms: Object.fromEntries(FUNCTIONS.map((name) => [name, coldInit[name]!])),
+    cold_init_ratio: ratios.tokens!,
+    cold_init_ratio_by_function: ratios,
+    baseline_cold_init_ms: coldInit[BASELINE]!,
+    node_e_0_ms: medians['node -e 0']!,
+    without_source_maps: {
+      tokens_ms: net('tokens (no source maps)', 'node -e 0 (no source maps)'),
+      baseline_ms: net(`${BASELINE} (no source maps)`, 'node -e 0 (no source maps)'),
+    },
+    bundle_bytes: Object.fromEntries(FUNCTIONS.map((name) => [name, bundles[name]!.bytes])),
+    bundle_gzip_bytes: Object.fromEntries(FUNCTIONS.map((name) => [name, bundles[name]!.gzipBytes])),
+    baseline_bundle_bytes: bundles[BASELINE]!.bytes,
+    tokens_bundle_top_packages: bytesByPackage(bundles.tokens!.metafile).slice(0, 15),
+    runs: options.runs,
+    samples_ms: samples,
+  };
+}

@@ -1,0 +1,336 @@
+/**
+ * The sweep, for real: createServices + sweep() on the run's dynalite against the Lightspeed
+ * simulator (its own process, bench/children/simulator.ts), with refresh tokens it issued
+ * (authorization-code grants, as a connect does).
+ *
+ * - RCU: the same 100 due connections among 1,000 and among 10,000 connections (two tables); the
+ *   read capacity DynamoDB reports (ReturnConsumedCapacity) for one sweep of each.
+ * - Time: one sweep refreshing 1,000 due connections with 50 ms added to every token call, at the
+ *   configured concurrency; every answer of the token endpoint is counted (429s, peak concurrency,
+ *   peak calls per second).
+ */
+import { join } from 'node:path';
+import { BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import pMap from 'p-map';
+import { createServices } from '../../functions/services';
+import { TABLE } from '../../shared/adapters/dynamodb/schema';
+import type { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
+import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
+import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
+import type { TokenCipher } from '../../shared/domain/crypto';
+import type { ConnectionKey } from '../../shared/domain/model';
+import { systemClock } from '../../shared/domain/ports';
+import type { SweepReport } from '../../shared/domain/sweep';
+import { logEventSink } from '../../shared/domain/telemetry';
+import type { Observed } from '../children/simulator';
+import { type CapacityMeter, meterCapacity } from '../lib/capacity';
+import { benchTempDir, startChild } from '../lib/child';
+import {
+  benchConfig,
+  countingLogger,
+  fakeToken,
+  localClients,
+  openStore,
+  SIMULATOR_APP,
+} from '../lib/runtime';
+import { median } from '../lib/stats';
+
+const { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: SCOPE } = SIMULATOR_APP;
+/** Due: expires in 5 minutes, inside the default 15-minute refresh margin. */
+const DUE_IN_MS = 5 * 60_000;
+
+/**
+ * The sweep index's shard of a connection item: FNV-1a of its pk, as DynamoDbStore's private
+ * `shardOf` computes it (replicated; the shape check below fails if the two drift apart).
+ */
+function shardOf(pk: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < pk.length; i++) {
+    hash ^= pk.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % TABLE.sweepShards;
+}
+
+const pkOf = (key: ConnectionKey) => `conn#${key.provider}#${key.account}`;
+const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
+
+/** The item DynamoDbStore.saveAuthorization writes for a new connection (version 1). */
+async function connectionItem(cipher: TokenCipher, key: ConnectionKey, expiresAt: number, now: number) {
+  const pk = pkOf(key);
+  return {
+    pk,
+    sk: 'oauth',
+    provider: key.provider,
+    account: key.account,
+    source: 'oauth',
+    status: 'active',
+    accessToken: await cipher.seal(fakeToken(), key),
+    refreshToken: await cipher.seal(fakeToken(), key),
+    expiresAt,
+    scope: SCOPE,
+    connectedAt: now,
+    failureCount: 0,
+    gsiProvider: key.provider,
+    gsiAccount: `${key.account}#oauth`,
+    sweepShard: shardOf(pk),
+    sweepAt: expiresAt,
+    version: 1,
+  };
+}
+
+interface SweepTable {
+  readonly table: string;
+  readonly store: DynamoDbStore;
+  readonly cipher: TokenCipher;
+  readonly meter: CapacityMeter;
+  sweep(): Promise<SweepReport>;
+  readonly logger: ReturnType<typeof countingLogger>;
+}
+
+export interface SweepOptions {
+  readonly endpoint: string;
+  /** Connections in the small and the large table (1,000 and 10,000). */
+  readonly small: number;
+  readonly large: number;
+  /** Due connections in both. */
+  readonly due: number;
+  /** Due connections of the timed sweep (1,000) and its repeats. */
+  readonly timedDue: number;
+  readonly timedRuns: number;
+  readonly tokenLatencyMs: number;
+  /** CPU time of the run's dynalite process (µs, user + system). */
+  readonly dynamoCpu: () => Promise<number>;
+  readonly log: (line: string) => void;
+}
+
+export async function measureSweep(options: SweepOptions) {
+  const { endpoint, log } = options;
+  const dataDir = await benchTempDir('sweep-');
+  const sim = await startChild<{ urls: { authorizeUrl: string; tokenUrl: string; apiBaseUrl: string } }>(
+    'children/simulator.ts',
+  );
+  const plain = localClients(endpoint);
+  const metered = localClients(endpoint);
+  const meter = meterCapacity(metered.client);
+
+  const open = async (table: string): Promise<SweepTable> => {
+    const { cipher } = await openStore(plain.client, plain.documents, table, dataDir);
+    const { store } = await openStore(metered.client, metered.documents, table, dataDir);
+    const logger = countingLogger();
+    const urls = sim.ready.urls;
+    const config = benchConfig({
+      BROKER_TABLE_NAME: table,
+      BROKER_DATA_DIR: dataDir,
+      LIGHTSPEED_X_CLIENT_ID: CLIENT_ID,
+      LIGHTSPEED_X_CLIENT_SECRET: CLIENT_SECRET,
+      LIGHTSPEED_X_AUTHORIZE_URL: urls.authorizeUrl,
+      LIGHTSPEED_X_TOKEN_URL: urls.tokenUrl,
+      LIGHTSPEED_X_API_BASE_URL: urls.apiBaseUrl,
+    });
+    const services = createServices({
+      config,
+      store,
+      secrets: new FileSecretStore(join(dataDir, 'secrets.json')),
+      clientSecret: async () => CLIENT_SECRET,
+      http: fetchHttpClient(),
+      clock: systemClock,
+      logger,
+      owner: `bench-sweep:${process.pid}`,
+      events: logEventSink(logger),
+      metrics: { count: () => undefined },
+    });
+    return { table, store, cipher, meter, logger, sweep: () => services.sweep() };
+  };
+
+  /** Due connections through the store, with refresh tokens the simulator knows. */
+  const seedDue = async (target: SweepTable, accounts: readonly string[]) => {
+    const minted = await sim.call<{ accessToken: string; refreshToken: string }[]>('mint', accounts);
+    const now = Date.now();
+    await pMap(
+      accounts,
+      async (account, i) => {
+        await target.store.saveAuthorization(
+          lightspeed(account),
+          { ...minted[i]!, expiresAt: now + DUE_IN_MS, scope: SCOPE },
+          { now },
+        );
+      },
+      { concurrency: 16 },
+    );
+  };
+
+  /** Connections not due (expiring in 1 to 24 hours), written 25 at a time. */
+  const seedIdle = async (target: SweepTable, count: number, prefix: string) => {
+    const now = Date.now();
+    const batches: Record<string, unknown>[][] = [];
+    let batch: Record<string, unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      const expiresAt = now + 3600_000 + Math.floor(Math.random() * 23 * 3600_000);
+      batch.push(await connectionItem(target.cipher, lightspeed(`${prefix}-${i}`), expiresAt, now));
+      if (batch.length === 25) {
+        batches.push(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) batches.push(batch);
+    await pMap(
+      batches,
+      async (items) => {
+        let requests: { PutRequest: { Item: Record<string, unknown> } }[] = items.map((Item) => ({
+          PutRequest: { Item },
+        }));
+        while (requests.length > 0) {
+          const result = await plain.documents.send(
+            new BatchWriteCommand({ RequestItems: { [target.table]: requests } }),
+          );
+          requests = (result.UnprocessedItems?.[target.table] ?? []) as typeof requests;
+        }
+      },
+      { concurrency: 4 },
+    );
+  };
+
+  /** Fails if a BatchWrite item would not look like one the store writes. */
+  const checkItemShape = async () => {
+    const probe = await open('bench-sweep-shape');
+    const key = lightspeed('shape-probe');
+    const now = Date.now();
+    await probe.store.saveAuthorization(
+      key,
+      { accessToken: fakeToken(), refreshToken: fakeToken(), expiresAt: now + DUE_IN_MS, scope: SCOPE },
+      { now },
+    );
+    const stored = await plain.documents.send(
+      new GetCommand({ TableName: probe.table, Key: { pk: pkOf(key), sk: 'oauth' }, ConsistentRead: true }),
+    );
+    const ours = await connectionItem(probe.cipher, key, now + DUE_IN_MS, now);
+    const names = (item: object) => Object.keys(item).sort().join(',');
+    if (
+      stored.Item === undefined ||
+      names(stored.Item) !== names(ours) ||
+      stored.Item.sweepShard !== ours.sweepShard
+    )
+      throw new Error(
+        `the seeded item no longer matches DynamoDbStore.saveAuthorization:\n store: ${names(stored.Item ?? {})} shard ${stored.Item?.sweepShard}\n bench: ${names(ours)} shard ${ours.sweepShard}`,
+      );
+  };
+
+  const expectRefreshed = (report: SweepReport, expected: number, what: string, target: SweepTable) => {
+    if (report.refreshed !== expected || report.failed !== 0 || report.due !== expected)
+      throw new Error(
+        `${what}: expected ${expected} refreshed, got ${JSON.stringify(report)}; ${target.logger.errors.slice(0, 3).join(' | ')}`,
+      );
+  };
+
+  try {
+    await checkItemShape();
+
+    // --- Read capacity: the same due connections among `small` and among `large` ------------------
+    const dueAccounts = Array.from({ length: options.due }, (_, i) => `due-${i}`);
+    const rcu: Record<'small' | 'large', { readUnits: number; writeUnits: number; byCommand: object }> = {
+      small: { readUnits: 0, writeUnits: 0, byCommand: {} },
+      large: { readUnits: 0, writeUnits: 0, byCommand: {} },
+    };
+    for (const size of ['small', 'large'] as const) {
+      const count = options[size];
+      const started = performance.now();
+      const target = await open(`bench-sweep-${count}`);
+      await seedDue(target, dueAccounts);
+      await seedIdle(target, count - options.due, 'idle');
+      log(
+        `  seeded ${count} connections (${options.due} due) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+      meter.reset();
+      const report = await target.sweep();
+      expectRefreshed(report, options.due, `sweep of ${count}`, target);
+      rcu[size] = { readUnits: meter.readUnits, writeUnits: meter.writeUnits, byCommand: meter.byCommand };
+      log(`  sweep over ${count}: ${meter.readUnits} read units, ${meter.writeUnits} write units`);
+    }
+
+    // --- Time: 1,000 due with token-call latency, at the configured concurrency -----------------------
+    const timed = await open('bench-sweep-timed');
+    const timedAccounts = Array.from({ length: options.timedDue }, (_, i) => `timed-${i}`);
+    let started = performance.now();
+    await seedDue(timed, timedAccounts);
+    log(
+      `  seeded ${options.timedDue} due connections in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    await sim.call('latency', options.tokenLatencyMs);
+    const seconds: number[] = [];
+    const runs: {
+      seconds: number;
+      maxInFlight: number;
+      peakPerSecond: number;
+      statuses: Record<number, number>;
+      dynaliteBusy: number;
+      brokerBusy: number;
+    }[] = [];
+    let provider429s = 0;
+    for (let run = 0; run < options.timedRuns; run++) {
+      if (run > 0) {
+        // Due again: the refreshed tokens expire in 24 h; move them back inside the margin.
+        const now = Date.now();
+        await pMap(
+          timedAccounts,
+          (account) =>
+            plain.documents.send(
+              new UpdateCommand({
+                TableName: timed.table,
+                Key: { pk: pkOf(lightspeed(account)), sk: 'oauth' },
+                UpdateExpression: 'SET expiresAt = :at, sweepAt = :at',
+                ExpressionAttributeValues: { ':at': now + DUE_IN_MS },
+              }),
+            ),
+          { concurrency: 16 },
+        );
+      }
+      await sim.call('reset');
+      const dynamoBefore = await options.dynamoCpu();
+      const brokerBefore = process.cpuUsage();
+      started = performance.now();
+      const report = await timed.sweep();
+      const elapsed = (performance.now() - started) / 1000;
+      const brokerCpu = process.cpuUsage(brokerBefore);
+      const brokerBusy = (brokerCpu.user + brokerCpu.system) / 1e6 / elapsed;
+      const dynaliteBusy = ((await options.dynamoCpu()) - dynamoBefore) / 1e6 / elapsed;
+      expectRefreshed(report, options.timedDue, 'timed sweep', timed);
+      const seen = await sim.call<Observed>('observed');
+      if (seen.maxConcurrentRefreshesPerAccount > 1 || seen.revokedRefreshTokenUses > 0)
+        throw new Error(`the sweep refreshed a connection twice at once: ${JSON.stringify(seen)}`);
+      seconds.push(elapsed);
+      provider429s += seen.statuses[429] ?? 0;
+      runs.push({
+        seconds: elapsed,
+        maxInFlight: seen.maxInFlight,
+        peakPerSecond: seen.peakPerSecond,
+        statuses: seen.statuses,
+        // Share of one core the sweeping process and dynalite used during the sweep.
+        dynaliteBusy,
+        brokerBusy,
+      });
+      log(
+        `  sweep of ${options.timedDue} due: ${elapsed.toFixed(2)} s, token calls at most ${seen.maxInFlight} at once and ${seen.peakPerSecond}/s, statuses ${JSON.stringify(seen.statuses)}, CPU: sweeping process ${(100 * brokerBusy).toFixed(0)} %, dynalite ${(100 * dynaliteBusy).toFixed(0)} % of a core`,
+      );
+    }
+    const concurrency = benchConfig().sweepConcurrency;
+    return {
+      rcu,
+      sweep_rcu_ratio: rcu.large.readUnits / rcu.small.readUnits,
+      sweep_1000_due_seconds: median(seconds),
+      provider_429s: provider429s,
+      concurrency,
+      runs,
+      tokenEndpointPeakConcurrency: Math.max(...runs.map((run) => run.maxInFlight)),
+      tokenEndpointPeakPerSecond: Math.max(...runs.map((run) => run.peakPerSecond)),
+      dynaliteBusy: median(runs.map((run) => run.dynaliteBusy)),
+      brokerBusy: median(runs.map((run) => run.brokerBusy)),
+      /** The floor: every token call waits the latency, `concurrency` at a time. */
+      floorSeconds: (options.timedDue / concurrency) * (options.tokenLatencyMs / 1000),
+    };
+  } finally {
+    await sim.stop();
+    plain.client.destroy();
+    metered.client.destroy();
+  }
+}
