@@ -54,7 +54,12 @@ export function createPublicHandler(services: Services) {
         ),
       });
       const state = query.state;
-      const clear = state === undefined ? undefined : [cookie(bindingCookieName(state), '', 0, provider)];
+      // The binding cookie only ever exists on a known provider's callback path; an unknown
+      // provider segment is the caller's raw text and may not even be a valid cookie path.
+      const clear =
+        state === undefined || !Object.hasOwn(services.providers, provider)
+          ? undefined
+          : [cookie(bindingCookieName(state), '', 0, provider)];
       switch (outcome.kind) {
         case 'connected':
           return outcome.returnTo === undefined

@@ -169,6 +169,15 @@ function lambdaContext(requestId: string, group: string): Context {
   };
 }
 
+/** The request's URL, or undefined when the Host header cannot be a URL authority. */
+function requestUrl(path: string | undefined, host: string | undefined): URL | undefined {
+  try {
+    return new URL(path ?? '/', `http://${host ?? 'localhost'}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Creates the local HTTP server (not yet listening). */
 export function createLocalServer(options: LocalServerOptions): Server {
   const maxBody = options.maxBodyBytes ?? 64 * 1024;
@@ -176,7 +185,14 @@ export function createLocalServer(options: LocalServerOptions): Server {
   return createServer(async (req, res) => {
     try {
       for (const extension of options.extensions ?? []) if (await extension(req, res)) return;
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const url = requestUrl(req.url, req.headers.host);
+      if (url === undefined) {
+        // Node's parser lets any Host through; API Gateway would refuse such a request too.
+        return sendJson(res, 400, {
+          error: 'invalid_request',
+          message: 'the Host header is not a valid host name or address',
+        });
+      }
       const { route, params, pathMatched } = matchRoute(req.method ?? 'GET', url.pathname);
       if (route === undefined) {
         return sendJson(res, pathMatched ? 405 : 404, {

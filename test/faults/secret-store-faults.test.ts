@@ -92,10 +92,8 @@ describe('secret store failures', () => {
     },
   );
 
-  // KNOWN BUG (shared/adapters/secrets/file-store.ts, read(): the parsed file is cast, not checked):
-  // a secrets file that is valid JSON of the wrong shape yields `200` with no `access_token` (or a
-  // number) instead of an error. Remove `.fails` once the store or TokenService checks the value.
-  it.fails('refuses a secrets file of the wrong shape instead of answering 200 without a token', async () => {
+  // Regression: the parsed file used to be cast, not checked, and answered 200 without a token.
+  it('refuses a secrets file of the wrong shape instead of answering 200 without a token', async () => {
     const wrongShape = Object.fromEntries(Object.keys(JSON.parse(intact)).map((name) => [name, 'a string']));
     await writeFile(secretsFile, JSON.stringify(wrongShape));
     try {

@@ -414,21 +414,6 @@ function routeOf(method: string, pathname: string) {
   return { route: match.route, params };
 }
 
-/**
- * The condition of the known callback bug (see "regressions found by fuzzing"): a `state` with a
- * provider path segment that the `cookie` package refuses in a cookie path. Kept out of the
- * property so it keeps guarding everything else; drop this filter once the bug is fixed.
- */
-function hitsCallbackCookieBug(fuzz: FuzzRequest): boolean {
-  const url = new URL(fuzz.path, 'http://localhost');
-  const { route, params } = routeOf(fuzz.method, url.pathname);
-  return (
-    route?.path === '/oauth/{provider}/callback' &&
-    url.searchParams.has('state') &&
-    !/^[\u0020-\u003A\u003D-\u007E]*$/.test(params.provider ?? '')
-  );
-}
-
 /** A request for one route: its method (sometimes another), fuzzed parameters, query, headers, body. */
 function requestFor(route: RouteSpec, { mutating }: { mutating: boolean }) {
   // Deleting or replacing the two fixtures would only blind the later runs.
@@ -457,7 +442,7 @@ function requestFor(route: RouteSpec, { mutating }: { mutating: boolean }) {
         body: b ?? undefined,
       }),
     )
-    .filter((fuzz) => fitsHead(fuzz) && !hitsCallbackCookieBug(fuzz));
+    .filter((fuzz) => fitsHead(fuzz));
 }
 
 /** Anything at all: any method, any path outside the local-only and simulator prefixes. */
@@ -486,7 +471,7 @@ const anyRequest = fc
     }),
   )
   // `/_local/…` and `/_sim/…` belong to the local runtime and the demo simulator, not the API.
-  .filter((fuzz) => fitsHead(fuzz) && !fuzz.path.startsWith('/_') && !hitsCallbackCookieBug(fuzz));
+  .filter((fuzz) => fitsHead(fuzz) && !fuzz.path.startsWith('/_'));
 
 // ---------------------------------------------------------------- oracle
 
@@ -633,12 +618,8 @@ describe('regressions found by fuzzing', () => {
     expect(JSON.parse(response.text)).toMatchObject({ error: 'invalid_request' });
   });
 
-  // KNOWN BUG (functions/handlers/public.ts, the callback's `clear` cookie): with a `state`, the
-  // handler serializes a clearing cookie whose path embeds the raw provider segment before the
-  // provider is validated; the `cookie` package throws on `;`, `<`, controls or non-ASCII there, so
-  // the answer is a JSON 500 instead of the 400 page. Remove `.fails` (and hitsCallbackCookieBug)
-  // once fixed.
-  it.fails('answers 400 to a callback for an unknown provider whose name cannot be a cookie path', async () => {
+  // Regression: the clearing cookie's path embedded the raw provider segment and threw.
+  it('answers 400 to a callback for an unknown provider whose name cannot be a cookie path', async () => {
     for (const provider of ['a%3Bb', '%00', '%C3%A9', '%3C']) {
       const response = await send({
         method: 'GET',
@@ -649,10 +630,8 @@ describe('regressions found by fuzzing', () => {
     }
   });
 
-  // KNOWN BUG (functions/local/server.ts, createLocalServer: `new URL(req.url, http://${host})`):
-  // a Host header that is not a valid URL authority makes every route answer 500 in the local
-  // runtime. Remove `.fails` once such a request gets a 4xx (or the Host header is ignored).
-  it.fails('answers a request with an unparsable Host header without a 500', async () => {
+  // Regression: `new URL(req.url, http://${host})` threw, and every route answered 500.
+  it('answers a request with an unparsable Host header without a 500', async () => {
     const response = await send({ method: 'GET', path: '/health', headers: { host: 'a b' } });
     expect(response.status).toBeLessThan(500);
   });

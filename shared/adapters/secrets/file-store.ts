@@ -35,13 +35,19 @@ export class FileSecretStore implements SecretStore {
     });
   }
 
+  /**
+   * The file's contents, checked: a file someone edited into another shape must fail loudly (and
+   * never be rewritten by `update`, which would drop the other secrets), not hand out a non-token.
+   */
   private async read(): Promise<Contents> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.path, 'utf8')) as Contents;
+      text = await readFile(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw error;
     }
+    return parseContents(text, this.path);
   }
 
   /** Read-modify-write, serialized per file so concurrent changes never lose one another. */
@@ -62,4 +68,30 @@ export class FileSecretStore implements SecretStore {
     );
     return next;
   }
+}
+
+/** Thrown when the secrets file is not what this store writes; the message names the file and entry. */
+export class SecretFileError extends Error {
+  override readonly name = 'SecretFileError';
+}
+
+function parseContents(text: string, path: string): Contents {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new SecretFileError(`${path} is not valid JSON; restore it from a backup`, { cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SecretFileError(`${path} must hold a JSON object of secrets`);
+  }
+  for (const [name, entry] of Object.entries(parsed)) {
+    const ok =
+      typeof entry === 'object' &&
+      entry !== null &&
+      typeof (entry as { value?: unknown }).value === 'string' &&
+      typeof (entry as { version?: unknown }).version === 'string';
+    if (!ok) throw new SecretFileError(`${path}: the secret "${name}" is not {"value","version"} strings`);
+  }
+  return parsed as Contents;
 }

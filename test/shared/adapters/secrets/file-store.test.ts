@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileSecretStore } from '../../../../shared/adapters/secrets/file-store';
+import { FileSecretStore, SecretFileError } from '../../../../shared/adapters/secrets/file-store';
 import { secretStoreContract } from './secret-store.contract';
 
 let root: string;
@@ -142,6 +142,40 @@ describe('FileSecretStore', () => {
     await writeFile(path, '{"a":', { mode: 0o600 });
 
     // Act and assess
-    await expect(store.get('a')).rejects.toThrow(SyntaxError);
+    await expect(store.get('a')).rejects.toThrow(SecretFileError);
+    await expect(store.get('a')).rejects.toThrow(/is not valid JSON/);
+  });
+
+  it.each([
+    ['an array', '[]'],
+    ['a string entry', '{"a":"plain"}'],
+    ['an entry without a version', '{"a":{"value":"v"}}'],
+    ['a number as the value', '{"a":{"value":7,"version":"1"}}'],
+  ])('refuses a file holding %s, naming the problem', async (_, text) => {
+    // Prepare
+    const path = freshPath();
+    const store = new FileSecretStore(path);
+    await store.put('a', 'first-value');
+    await writeFile(path, text, { mode: 0o600 });
+
+    // Act and assess
+    await expect(store.get('a')).rejects.toThrow(SecretFileError);
+    await expect(store.get('a')).rejects.toThrow(path);
+  });
+
+  it('never rewrites a file it cannot read, so the other secrets are not lost', async () => {
+    // Prepare
+    const path = freshPath();
+    const store = new FileSecretStore(path);
+    await store.put('a', 'first-value');
+    const damaged = '{"a":{"value":"first-value","version":"1"},"b":"hand-edited"}';
+    await writeFile(path, damaged, { mode: 0o600 });
+
+    // Act
+    const write = store.put('c', 'third-value');
+
+    // Assess
+    await expect(write).rejects.toThrow(SecretFileError);
+    expect(await readFile(path, 'utf8')).toBe(damaged);
   });
 });
