@@ -3,6 +3,8 @@
  * Gateway, on an embedded DynamoDB (or DYNAMODB_ENDPOINT), a 0600 file secret store, the sweep on
  * a timer, and in demo mode the built-in provider simulator on the same port.
  */
+// First: it must be in place before any AWS SDK request (see the module).
+import './invocations';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -28,8 +30,10 @@ import { createSweepHandler } from '../handlers/sweep';
 import { createTokensHandler } from '../handlers/tokens';
 import { createServices, type Services } from '../services';
 import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from './dynamodb';
-import { bearerMatches, createLocalServer, type GroupHandler } from './server';
+import { invocationScope } from './invocations';
+import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext } from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
+import { demoSimulatorWriter, loadDemoSimulator } from './simulator-state';
 
 /** Local-runtime-only variables (documented in the README). */
 export const LOCAL_ENV = {
@@ -104,6 +108,15 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const { apiKey, source: apiKeySource } = await loadApiKey(env, dataDir);
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
+  const demo = initial.lightspeed.clientId === undefined;
+  // Before listening, so that a damaged file stops the start with nothing left open.
+  const savedSimulator = demo
+    ? {
+        statePath: join(dataDir, 'simulator.json'),
+        saved: await loadDemoSimulator(join(dataDir, 'simulator.json')),
+      }
+    : undefined;
+
   // Listen first: with PORT=0 the public URL (and the redirect URI) depends on the port we get.
   let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
   let groups: Record<'public' | 'tokens' | 'admin', GroupHandler> = {} as never;
@@ -128,18 +141,23 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const port = await listen(front, initial.port, host);
   const publicUrl = env[ENV.publicUrl]?.trim() ? initial.publicUrl : `http://localhost:${port}`;
 
-  const demo = initial.lightspeed.clientId === undefined;
   let simulator: LightspeedSimulator | undefined;
   let xentralSimulator: XentralSimulator | undefined;
   const overrides: Record<string, string> = { [ENV.publicUrl]: publicUrl, [ENV.port]: String(port) };
+  let simulatorWriter: ReturnType<typeof demoSimulatorWriter> | undefined;
   if (demo) {
-    const clientSecret = randomBytes(24).toString('base64url');
-    simulator = new LightspeedSimulator({
+    const { statePath, saved } = savedSimulator!;
+    const clientSecret = saved.clientSecret;
+    const lightspeed: LightspeedSimulator = new LightspeedSimulator({
       clientId: DEMO_CLIENT_ID,
       clientSecret,
       redirectUris: [`${publicUrl}/oauth/lightspeed-x/callback`],
       accessTokenTtlSeconds: Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 86_400) || 86_400,
+      restore: saved.tokens,
+      onTokensChanged: () => simulatorWriter?.changed(),
     });
+    simulatorWriter = demoSimulatorWriter(statePath, () => ({ clientSecret, tokens: lightspeed.snapshot() }));
+    simulator = lightspeed;
     xentralSimulator = new XentralSimulator();
     const urls = simulator.urls(publicUrl);
     overrides[ENV.lightspeedClientId] = DEMO_CLIENT_ID;
@@ -186,18 +204,19 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     metrics: { count: () => undefined },
     ...(options.retryPolicy === undefined ? {} : { retryPolicy: options.retryPolicy }),
   });
+  const invocation = await invocationScope();
   const withContext = <T extends { use: (m: ReturnType<typeof injectLambdaContext>) => T }>(h: T) =>
     h.use(injectLambdaContext(powertools, { resetKeys: true }));
   groups = {
-    public: withContext(createPublicHandler(services)),
-    tokens: withContext(createTokensHandler(services)),
-    admin: withContext(createAdminHandler(services)),
+    public: invocation(withContext(createPublicHandler(services))),
+    tokens: invocation(withContext(createTokensHandler(services))),
+    admin: invocation(withContext(createAdminHandler(services))),
   };
-  const sweepHandler = createSweepHandler(services);
+  const sweepHandler = invocation(withContext(createSweepHandler(services)));
 
   let running: Promise<SweepReport> | undefined;
   const runSweep = (): Promise<SweepReport> => {
-    running ??= sweepHandler(undefined, {} as never).finally(() => {
+    running ??= sweepHandler(undefined, lambdaContext(randomUUID(), 'sweep')).finally(() => {
       running = undefined;
     });
     return running;
@@ -248,6 +267,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
       server = undefined;
       dynamodb.destroy();
       await embedded?.close();
+      await simulatorWriter?.flush();
     },
   };
 }

@@ -152,7 +152,8 @@ function toEvent(
   } as BrokerEvent;
 }
 
-function lambdaContext(requestId: string, group: string): Context {
+/** The Lambda context an invocation of a function group gets (the names the stack gives them). */
+export function lambdaContext(requestId: string, group: string): Context {
   return {
     awsRequestId: requestId,
     functionName: `token-broker-${group}`,

@@ -39,6 +39,20 @@ export interface SimulatorOptions {
   includeStateOnDenial?: boolean;
   /** Registers of every simulated retailer; the API allows 300 × registers + 50 calls per 5 minutes. Default 1. */
   registers?: number;
+  /** Tokens issued before (a demo restart), from `snapshot()`: they keep working. */
+  restore?: LightspeedSimulatorState;
+  /** Called after every change of the issued tokens (the demo persists `snapshot()` then). */
+  onTokensChanged?: () => void;
+}
+
+/**
+ * What the simulator must keep across a restart so that connections made before it still work, as
+ * they would against the real service: the live access tokens and the active refresh tokens
+ * (rotated and revoked ones only ever answer `invalid_grant`, which an unknown token does too).
+ */
+export interface LightspeedSimulatorState {
+  accessTokens: [token: string, record: { domainPrefix: string; expiresAt: number; revoked: boolean }][];
+  refreshTokens: [token: string, record: { domainPrefix: string; scope: string }][];
 }
 
 /** The grant a fault is limited to. */
@@ -496,6 +510,20 @@ export class LightspeedSimulator extends SimulatorServer {
     this.tokenLatencyMs = 0;
     this.setAccessTokenTtl(options.accessTokenTtlSeconds ?? 86_400);
     this.setTokenLatency(options.tokenLatencyMs ?? 0);
+    for (const [token, record] of options.restore?.accessTokens ?? []) this.accessTokens.set(token, record);
+    for (const [token, record] of options.restore?.refreshTokens ?? [])
+      this.refreshTokens.set(token, { ...record, state: 'active' });
+  }
+
+  /** The issued tokens worth keeping across a restart (see LightspeedSimulatorState). */
+  snapshot(): LightspeedSimulatorState {
+    const now = this.now();
+    return {
+      accessTokens: [...this.accessTokens].filter(([, record]) => !record.revoked && record.expiresAt > now),
+      refreshTokens: [...this.refreshTokens]
+        .filter(([, record]) => record.state === 'active')
+        .map(([token, { domainPrefix, scope }]) => [token, { domainPrefix, scope }]),
+    };
   }
 
   private static emptyStats(): SimulatorStats {
@@ -584,6 +612,7 @@ export class LightspeedSimulator extends SimulatorServer {
     for (const [code, record] of this.codes) {
       if (record.domainPrefix === domainPrefix) this.codes.delete(code);
     }
+    this.options.onTokensChanged?.();
   }
 
   protected async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -891,6 +920,7 @@ ${alert}
     this.counters.exchanges += 1;
     const body = this.issueAccessToken(record.domainPrefix);
     if (!omitRefreshToken) body.refresh_token = this.issueRefreshToken(record.domainPrefix, record.scope);
+    this.options.onTokensChanged?.();
     return { status: 200, body };
   }
 
@@ -916,6 +946,7 @@ ${alert}
     }
     body.domain_prefix = domainPrefix;
     body.scope = record.scope;
+    this.options.onTokensChanged?.();
     return { status: 200, body };
   }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
 import { LightspeedSimulator } from '../../functions/local/simulator';
-import { type BrokerProcess, freePort, spawnBroker } from '../helpers/process';
+import { type BrokerProcess, connectThroughProcess, freePort, spawnBroker } from '../helpers/process';
 import { expectCleanError, expireLease, readLease, waitFor } from './helpers';
 
 const API_KEY = 'crash-window-key-0123456789';
@@ -31,21 +31,8 @@ let dataDir: string;
 let a: BrokerProcess;
 let b: BrokerProcess;
 
-async function connectThrough(broker: BrokerProcess, account: string): Promise<void> {
-  const session = (await (
-    await fetch(`${broker.url}/connect-sessions`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'lightspeed-x' }),
-    })
-  ).json()) as { connect_url: string };
-  const link = await fetch(session.connect_url, { redirect: 'manual' });
-  const cookie = (link.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const callback = simulator.consent(link.headers.get('location') ?? '', { domainPrefix: account });
-  const done = await fetch(callback, { headers: { cookie }, redirect: 'manual' });
-  await done.text();
-  expect(done.status).toBe(200);
-}
+const connectThrough = (broker: BrokerProcess, account: string) =>
+  connectThroughProcess(broker, simulator, API_KEY, account);
 
 const fetchToken = (broker: BrokerProcess, account: string) =>
   fetch(`${broker.url}/tokens/lightspeed-x/${account}?force_refresh=true`, { headers: auth });

@@ -1,6 +1,7 @@
 /** Runs the local runtime as a separate process (`npm start`'s entry), capturing everything it prints. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import type { LightspeedSimulator } from '../../functions/local/simulator';
 
 export interface BrokerProcess {
   readonly url: string;
@@ -60,4 +61,30 @@ export async function spawnBroker(env: Record<string, string>, timeoutMs = 30_00
       return exited;
     },
   };
+}
+
+/**
+ * Connects `account` through a broker process as a retailer would: a connect session, the link,
+ * the simulator's consent, the callback with the binding cookie. Resolves the authorization code
+ * the callback carried (tests that look for leaks add it to their secrets).
+ */
+export async function connectThroughProcess(
+  broker: BrokerProcess,
+  simulator: LightspeedSimulator,
+  apiKey: string,
+  account: string,
+): Promise<string> {
+  const session = await fetch(`${broker.url}/connect-sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ provider: 'lightspeed-x' }),
+  });
+  const { connect_url } = (await session.json()) as { connect_url: string };
+  const link = await fetch(connect_url, { redirect: 'manual' });
+  const cookie = (link.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const callback = simulator.consent(link.headers.get('location') ?? '', { domainPrefix: account });
+  const done = await fetch(callback, { headers: { cookie }, redirect: 'manual' });
+  await done.text();
+  if (done.status !== 200) throw new Error(`connecting ${account} answered ${done.status}`);
+  return new URL(callback).searchParams.get('code') ?? '';
 }

@@ -1,5 +1,6 @@
 /** Connections API, personal tokens, the sweep and restart persistence, through the local runtime. */
-import { stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -268,8 +269,31 @@ describe('restart', () => {
       expect((await second.json<TokenBody>('/tokens/xentral/persist')).body.access_token).toBe(
         'persisted-personal',
       );
+      // Demo mode: the simulator kept its secret and tokens, so the connection still works.
+      const outlets = await fetch(`${after.body.api_base_url}/2.0/outlets`, {
+        headers: { authorization: `Bearer ${after.body.access_token}` },
+      });
+      expect(outlets.status).toBe(200);
+      const refreshed = await second.json<TokenBody>('/tokens/lightspeed-x/persist-store?force_refresh=true');
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.body.access_token).not.toBe(before.body.access_token);
+      expect(second.simulator.stats()).toMatchObject({ refreshes: 1, invalidGrants: 0 });
     } finally {
       await second.close();
+    }
+  });
+
+  it('refuses to start on a damaged simulator state file, naming it, and leaves it as it was', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'broker-simstate-'));
+    const path = join(dataDir, 'simulator.json');
+    await writeFile(path, '{"clientSecret":"x","tokens":{"accessTokens":"nope"}}');
+    try {
+      await expect(startTestBroker({}, { dataDir })).rejects.toThrow(
+        `${path} is not the demo simulator's state`,
+      );
+      expect(await readFile(path, 'utf8')).toBe('{"clientSecret":"x","tokens":{"accessTokens":"nope"}}');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

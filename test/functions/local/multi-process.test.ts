@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../../functions/local/dynamodb';
 import { LightspeedSimulator } from '../../../functions/local/simulator';
-import { type BrokerProcess, freePort, spawnBroker } from '../../helpers/process';
+import { type BrokerProcess, connectThroughProcess, freePort, spawnBroker } from '../../helpers/process';
 
 const API_KEY = 'multi-process-key-0123456789';
 const CLIENT_ID = 'race-client';
@@ -26,19 +26,7 @@ const secrets = new Set<string>([API_KEY, CLIENT_SECRET]);
 const auth = { authorization: `Bearer ${API_KEY}` };
 
 async function connectThrough(broker: BrokerProcess, account: string) {
-  const session = (await (
-    await fetch(`${broker.url}/connect-sessions`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'lightspeed-x' }),
-    })
-  ).json()) as { connect_url: string };
-  const link = await fetch(session.connect_url, { redirect: 'manual' });
-  const cookie = (link.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const callback = simulator.consent(link.headers.get('location') ?? '', { domainPrefix: account });
-  secrets.add(new URL(callback).searchParams.get('code') ?? '');
-  const done = await fetch(callback, { headers: { cookie }, redirect: 'manual' });
-  expect(done.status).toBe(200);
+  secrets.add(await connectThroughProcess(broker, simulator, API_KEY, account));
 }
 
 beforeAll(async () => {
@@ -161,6 +149,26 @@ describe('two local-runtime processes on one DynamoDB endpoint', () => {
       expect(line).not.toMatch(/[A-Za-z0-9]{40,}/);
     }
   }, 30_000);
+
+  it('gives every log line the context of its own invocation, though requests and sweeps overlap', async () => {
+    const lines = brokers
+      .flatMap((b) => b.output().split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map(
+        (line) =>
+          JSON.parse(line) as { message: string; function_name?: string; function_request_id?: string },
+      );
+    const functionOf = (message: string) =>
+      new Set(lines.filter((l) => l.message === message).map((l) => l.function_name));
+    // The first test ran 12 callers against both processes while each swept every second.
+    expect(functionOf('token handed out')).toEqual(new Set(['token-broker-tokens']));
+    expect(functionOf('sweep finished')).toEqual(new Set(['token-broker-sweep']));
+    const handedOut = lines.filter((l) => l.message === 'token handed out');
+    // One audit line per fetch: each request id appears on exactly one of them.
+    const ids = handedOut.map((l) => l.function_request_id);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
 
   it('stops cleanly on Ctrl-C', async () => {
     const [first] = brokers;

@@ -465,6 +465,46 @@ describe('Lightspeed refresh', () => {
   });
 });
 
+describe('Lightspeed state across a restart', () => {
+  it('restores live tokens from a snapshot, without the rotated ones', async () => {
+    const first = await connect();
+    const refreshed = await tokenCall('demo-store', refreshFields(first.refresh_token));
+    const changes: number[] = [];
+    const snapshot = sim.snapshot();
+    expect(snapshot.refreshTokens).toEqual([
+      [refreshed.body.refresh_token, { domainPrefix: 'demo-store', scope: expect.any(String) }],
+    ]);
+    await sim.close();
+
+    sim = new LightspeedSimulator({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUris: [REDIRECT_URI],
+      now: () => clock,
+      restore: snapshot,
+      onTokensChanged: () => changes.push(clock),
+    });
+    origin = await sim.listen(0);
+    urls = sim.urls(origin);
+    expect((await apiGet('demo-store', '/2.0/outlets', refreshed.body.access_token ?? '')).status).toBe(200);
+    expect((await tokenCall('demo-store', refreshFields(first.refresh_token))).body.error).toBe(
+      'invalid_grant',
+    );
+    const again = await tokenCall('demo-store', refreshFields(refreshed.body.refresh_token ?? ''));
+    expect(again.status).toBe(200);
+    expect(changes).toHaveLength(1);
+  });
+
+  it('leaves expired and revoked access tokens out of the snapshot', async () => {
+    const first = await connect();
+    await connect('other-store');
+    sim.revokeAccount('other-store');
+    expect(sim.snapshot().accessTokens.map(([token]) => token)).toEqual([first.access_token]);
+    clock += 86_400_000;
+    expect(sim.snapshot().accessTokens).toEqual([]);
+  });
+});
+
 describe('Lightspeed concurrency accounting', () => {
   it('counts two overlapping refreshes of one account, one of which loses to rotation', async () => {
     const tokens = await connect();
