@@ -162,6 +162,12 @@ export class ConnectService {
         state !== undefined && STATE_PATTERN.test(state)
           ? await sessions.consumeOAuthState(state, clock.now())
           : undefined;
+      // Only access_denied is the retailer's "no"; any other RFC 6749 error (invalid_scope,
+      // server_error, …) means the authorization failed, and the page must not blame the retailer.
+      if (error !== 'access_denied') {
+        logger.warn('the provider refused the authorization request', { provider, error: safeCode(error) });
+        return { kind: 'failed', reason: `the provider answered error=${safeCode(error)}` };
+      }
       logger.info('retailer declined the connection', { provider, error: safeCode(error) });
       return known !== undefined && known.provider === provider
         ? { kind: 'denied', returnTo: known.returnTo, reference: known.reference, error: safeCode(error) }

@@ -154,6 +154,26 @@ describe('GET /oauth/{provider}/callback', () => {
     expect(t.simulator.stats().tokenCalls).toBe(0);
   });
 
+  it.each(['invalid_scope', 'server_error', 'temporarily_unavailable'])(
+    'shows the failed page, not the declined one, for error=%s, and uses up the state',
+    async (error) => {
+      const session = await createSession(t, { provider: 'lightspeed-x', return_to: `${APP}/done` });
+      const auth = await openConnectLink(session.connect_url);
+      const response = await openCallback(
+        `${t.url}/oauth/lightspeed-x/callback?error=${error}&state=${auth.state}`,
+        auth.cookie,
+      );
+      expect(response.status).toBe(502);
+      expect(await response.text()).not.toContain('You declined');
+      expect(t.simulator.stats().tokenCalls).toBe(0);
+      const replay = await openCallback(
+        `${t.url}/oauth/lightspeed-x/callback?error=access_denied&state=${auth.state}`,
+        auth.cookie,
+      );
+      expect(replay.status).toBe(200); // the state is gone: no redirect to return_to any more
+    },
+  );
+
   it('shows a declined page when the provider omits the state on a denial (as Lightspeed documents)', async () => {
     const session = await createSession(t);
     const auth = await openConnectLink(session.connect_url);
