@@ -164,7 +164,10 @@ export class ConnectService {
           : undefined;
       // Only access_denied is the retailer's "no"; any other RFC 6749 error (invalid_scope,
       // server_error, …) means the authorization failed, and the page must not blame the retailer.
+      // Without a state of ours it is anybody's link, not the provider's answer.
       if (error !== 'access_denied') {
+        if (known === undefined || known.provider !== provider)
+          return { kind: 'invalid', reason: `error=${safeCode(error)} without a known state` };
         logger.warn('the provider refused the authorization request', { provider, error: safeCode(error) });
         return { kind: 'failed', reason: `the provider answered error=${safeCode(error)}` };
       }

@@ -81,10 +81,12 @@ export class ConnectionService {
 
   /** `GET /connections/{provider}/{account}`: the credential a token fetch would use. */
   async get(key: ConnectionKey): Promise<ConnectionMetadata> {
-    const { oauth, personal } = await this.deps.store.getCredentials(key);
-    const effective = oauth?.status === 'active' ? oauth : (personal ?? oauth);
+    const { store, providers, clock } = this.deps;
+    // The token route's precedence, reading the personal token only when it can matter.
+    const oauth = providers[key.provider].oauth === undefined ? undefined : await store.getOAuth(key);
+    const effective = oauth?.status === 'active' ? oauth : ((await store.getPersonal(key)) ?? oauth);
     if (effective === undefined) throw new NotFoundError(`no connection for ${key.provider}/${key.account}`);
-    return toMetadata(effective, this.deps.clock.now());
+    return toMetadata(effective, clock.now());
   }
 
   /** `DELETE /connections/{provider}/{account}`: forgets every credential of the account. */
@@ -140,7 +142,7 @@ export class ConnectionService {
       });
     }
     if (input.verify === true) await this.verify(key, input.token);
-    const existing = (await store.getCredentials(key)).personal;
+    const existing = await store.getPersonal(key);
     const { version } = await secrets.put(personalTokenSecretName(secretPrefix, key), input.token);
     const connection: PersonalConnection = {
       ...key,

@@ -24,11 +24,10 @@ export interface TokenSet {
   readonly scope?: string | undefined;
 }
 
-export interface OAuthConnection extends ConnectionKey {
+/** An OAuth connection's metadata, as listing, deleting and status reads need it: no token at all. */
+export interface OAuthRecord extends ConnectionKey {
   readonly source: 'oauth';
   readonly status: 'active' | 'reauthorization_required';
-  readonly accessToken: string;
-  readonly refreshToken: string;
   readonly expiresAt: number;
   /** +1 on every token write; the refresh protocol's fencing number. */
   readonly version: number;
@@ -45,6 +44,23 @@ export interface OAuthConnection extends ConnectionKey {
   readonly retryAfterSeconds?: number | undefined;
 }
 
+/**
+ * An OAuth connection as a token fetch reads it: the access token opened, the refresh token not
+ * even read. Only taking the refresh lease yields the refresh token (LeasedConnection), so a copy
+ * read for a fetch can never be used to refresh.
+ */
+export interface OAuthConnection extends OAuthRecord {
+  readonly accessToken: string;
+}
+
+/**
+ * The connection as the write that took the refresh lease returned it: the only shape with the
+ * refresh token, and that token is the one of the leased version.
+ */
+export interface LeasedConnection extends OAuthConnection {
+  readonly refreshToken: string;
+}
+
 export interface PersonalConnection extends ConnectionKey {
   readonly source: 'personal';
   readonly name?: string | undefined;
@@ -59,7 +75,8 @@ export interface PersonalConnection extends ConnectionKey {
   readonly reference?: string | undefined;
 }
 
-export type Connection = OAuthConnection | PersonalConnection;
+/** A credential's metadata (an OAuth connection with or without its access token, or a personal token). */
+export type Connection = OAuthRecord | PersonalConnection;
 
 export interface ConnectSession {
   readonly id: string;

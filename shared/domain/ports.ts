@@ -7,7 +7,9 @@ import type {
   ConnectionStatus,
   ConnectSession,
   CredentialSource,
+  LeasedConnection,
   OAuthConnection,
+  OAuthRecord,
   OAuthState,
   PersonalConnection,
   ProviderId,
@@ -15,7 +17,7 @@ import type {
 } from './model';
 
 export interface ConnectionPage {
-  readonly items: readonly (OAuthConnection | PersonalConnection)[];
+  readonly items: readonly (OAuthRecord | PersonalConnection)[];
   readonly nextCursor?: string | undefined;
 }
 
@@ -29,20 +31,27 @@ export interface ListQuery {
 
 /** Per-account credentials. Every write that can race is conditional; a lost race throws ConcurrentUpdateError. */
 export interface ConnectionStore {
-  /** Both credentials of an account, read consistently. */
-  getCredentials(key: ConnectionKey): Promise<{ oauth?: OAuthConnection; personal?: PersonalConnection }>;
+  /**
+   * The account's OAuth connection, read consistently, with its access token opened (the refresh
+   * token is neither opened nor returned: acquireLease hands it out).
+   */
   getOAuth(key: ConnectionKey): Promise<OAuthConnection | undefined>;
+  /** The account's personal-token metadata, read consistently. */
+  getPersonal(key: ConnectionKey): Promise<PersonalConnection | undefined>;
   /** Stores tokens from a finished authorization: active again, lease and failures cleared. */
   saveAuthorization(
     key: ConnectionKey,
     tokens: TokenSet & { refreshToken: string },
     meta: { reference?: string | undefined; now: number },
-  ): Promise<OAuthConnection>;
-  /** Takes the refresh lease if the version is unchanged and no live lease exists. */
+  ): Promise<OAuthRecord>;
+  /**
+   * Takes the refresh lease if the version is unchanged and no live lease exists, and returns the
+   * connection as that same write left it, refresh token opened.
+   */
   acquireLease(
     key: ConnectionKey,
     lease: { version: number; owner: string; until: number; now: number },
-  ): Promise<OAuthConnection>;
+  ): Promise<LeasedConnection>;
   /**
    * Writes refreshed tokens and version+1, conditioned on the version the refresh started from
    * (not on still holding the lease: new tokens must never be dropped because a lease ran out).
@@ -60,12 +69,12 @@ export interface ConnectionStore {
   markReauthorizationRequired(
     key: ConnectionKey,
     mark: { version: number; error: string; now: number },
-  ): Promise<OAuthConnection>;
+  ): Promise<OAuthRecord>;
   putPersonal(connection: PersonalConnection): Promise<PersonalConnection>;
   /** Removes the personal-token metadata; resolves whether it existed. */
   deletePersonal(key: ConnectionKey): Promise<boolean>;
   /** Removes every credential of the account; resolves the removed records. */
-  deleteAll(key: ConnectionKey): Promise<{ oauth?: OAuthConnection; personal?: PersonalConnection }>;
+  deleteAll(key: ConnectionKey): Promise<{ oauth?: OAuthRecord; personal?: PersonalConnection }>;
   list(query: ListQuery): Promise<ConnectionPage>;
   /**
    * Credentials the sweep must look at before `before` (epoch ms), from the sparse index: active

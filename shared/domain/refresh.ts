@@ -21,7 +21,7 @@ import {
   ProviderUnavailableError,
   ReauthorizationRequiredError,
 } from './errors';
-import type { ConnectionKey, OAuthConnection, ProviderId } from './model';
+import type { ConnectionKey, LeasedConnection, OAuthConnection, OAuthRecord, ProviderId } from './model';
 import type { Clock, ConnectionStore, Logger } from './ports';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
@@ -160,7 +160,8 @@ export class Refresher {
     return new ProviderUnavailableError(message, retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS, { cause });
   }
 
-  private async refreshHoldingLease(leased: OAuthConnection, interrupted: boolean): Promise<RefreshResult> {
+  /** Calls the provider with the refresh token of the leased version (never a pre-lease copy). */
+  private async refreshHoldingLease(leased: LeasedConnection, interrupted: boolean): Promise<RefreshResult> {
     const { store, providers, http, clock, logger, telemetry } = this.deps;
     const key: ConnectionKey = { provider: leased.provider, account: leased.account };
     const log = { provider: key.provider, account: key.account, version: leased.version };
@@ -251,7 +252,7 @@ export class Refresher {
    * `invalid_grant`: re-read first. If the tokens changed meanwhile another worker refreshed and
    * all is well; otherwise the refresh token is dead and the provider is not called again.
    */
-  private async onInvalidGrant(leased: OAuthConnection, reason: string): Promise<RefreshResult> {
+  private async onInvalidGrant(leased: OAuthRecord, reason: string): Promise<RefreshResult> {
     const { store, clock, logger, telemetry } = this.deps;
     const key: ConnectionKey = { provider: leased.provider, account: leased.account };
     const latest = await store.getOAuth(key);

@@ -86,7 +86,7 @@ async function refreshDue(deps: SweepDeps, key: ConnectionKey, report: SweepRepo
 
 async function announceExpiring(deps: SweepDeps, key: ConnectionKey, report: SweepReport): Promise<void> {
   const now = deps.clock.now();
-  const { personal } = await deps.store.getCredentials(key);
+  const personal = await deps.store.getPersonal(key);
   if (personal?.expiresAt === undefined || personal.expiringNotifiedAt !== undefined) return;
   const status = connectionStatus(personal, now);
   if (status !== 'expiring' && status !== 'expired') return;

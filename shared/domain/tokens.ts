@@ -44,17 +44,20 @@ export interface TokenServiceDeps {
   readonly telemetry: Telemetry;
 }
 
-/** Hands out tokens: an active OAuth connection first, else the personal token. */
+/**
+ * Hands out tokens: an active OAuth connection first, else the personal token. Each credential is
+ * read only when the answer can depend on it, so the common case (an active, fresh OAuth
+ * connection) is one read and one token opened.
+ */
 export class TokenService {
   constructor(private readonly deps: TokenServiceDeps) {}
 
   /** The current token for an account, or a domain error saying why there is none. */
   async getToken(key: ConnectionKey, request: TokenRequest): Promise<TokenResponse> {
-    const { store, logger } = this.deps;
-    const { oauth, personal } = await store.getCredentials(key);
+    const { logger } = this.deps;
     const audit = { provider: key.provider, account: key.account, caller: request.caller };
     try {
-      const answer = await this.resolve(key, oauth, personal, request);
+      const answer = await this.resolve(key, request);
       logger.info('token handed out', {
         ...audit,
         source: answer.source,
@@ -71,12 +74,16 @@ export class TokenService {
     }
   }
 
-  private async resolve(
-    key: ConnectionKey,
-    oauth: OAuthConnection | undefined,
-    personal: PersonalConnection | undefined,
-    request: TokenRequest,
-  ): Promise<TokenResponse> {
+  /**
+   * The contract's precedence: an active OAuth connection wins over a personal token; a personal
+   * token is used when there is no active one, or when the OAuth connection turns out dead while
+   * refreshing it.
+   */
+  private async resolve(key: ConnectionKey, request: TokenRequest): Promise<TokenResponse> {
+    const { store } = this.deps;
+    // A provider without an OAuth flow (Xentral) can only have a personal token.
+    const oauth =
+      this.deps.providers[key.provider].oauth === undefined ? undefined : await store.getOAuth(key);
     if (oauth?.status === 'active') {
       try {
         const { connection } = await this.deps.refresher.ensureFresh(oauth, {
@@ -93,9 +100,13 @@ export class TokenService {
         ) {
           return { ...this.oauthAnswer(oauth), stale: true };
         }
-        if (!(error instanceof ReauthorizationRequiredError) || personal === undefined) throw error;
+        if (!(error instanceof ReauthorizationRequiredError)) throw error;
+        const personal = await store.getPersonal(key);
+        if (personal === undefined) throw error;
+        return this.personalAnswer(personal);
       }
     }
+    const personal = await store.getPersonal(key);
     if (personal !== undefined) return this.personalAnswer(personal);
     if (oauth !== undefined) {
       throw new ReauthorizationRequiredError(

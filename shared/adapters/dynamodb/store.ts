@@ -20,7 +20,9 @@ import {
   type ConnectSession,
   type CredentialSource,
   EXPIRING_WINDOW_MS,
+  type LeasedConnection,
   type OAuthConnection,
+  type OAuthRecord,
   type OAuthState,
   type PersonalConnection,
   PROVIDER_IDS,
@@ -28,6 +30,7 @@ import {
   type TokenSet,
 } from '../../domain/model';
 import type { ConnectionPage, ConnectionStore, ListQuery, SessionStore } from '../../domain/ports';
+import { ACCOUNT_PATTERN } from '../../domain/validation';
 import { TABLE } from './schema';
 
 type Item = Record<string, unknown>;
@@ -51,14 +54,13 @@ const isConditionFailure = (error: unknown): boolean =>
 const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-function toOAuth(item: Item): OAuthConnection {
+/** The metadata of an OAuth item; its sealed tokens stay behind. */
+function toOAuthRecord(item: Item): OAuthRecord {
   return {
     provider: item.provider as ProviderId,
     account: String(item.account),
     source: 'oauth',
     status: item.status === 'reauthorization_required' ? 'reauthorization_required' : 'active',
-    accessToken: String(item.accessToken),
-    refreshToken: String(item.refreshToken),
     expiresAt: Number(item.expiresAt),
     version: Number(item.version),
     leaseOwner: str(item.leaseOwner),
@@ -89,7 +91,7 @@ function toPersonal(item: Item): PersonalConnection {
   };
 }
 
-const toConnection = (item: Item) => (item.sk === 'oauth' ? toOAuth(item) : toPersonal(item));
+const toConnection = (item: Item) => (item.sk === 'oauth' ? toOAuthRecord(item) : toPersonal(item));
 
 /** Builds `SET a = :a, … REMOVE b, …` from attribute maps; undefined values are removed. */
 function updateExpression(
@@ -131,71 +133,171 @@ const LEASE_AND_FAILURE = [
 ] as const;
 
 interface Cursor {
-  /** Index into PROVIDER_IDS of the partition being read. */
+  /** Index into the listed partitions (PROVIDER_IDS, or the one filtered provider). */
   p: number;
+  /** DynamoDB's LastEvaluatedKey of the by-provider index: table and index key of one connection item. */
   k?: Record<string, unknown>;
 }
 
 const encodeCursor = (cursor: Cursor): string => Buffer.from(JSON.stringify(cursor)).toString('base64url');
 
-function decodeCursor(token: string): Cursor {
+const foreignCursor = () => new InvalidRequestError('next_token', 'is not a token this broker issued');
+
+/**
+ * A cursor this store issued for `partitions`. Its start key goes to DynamoDB as ExclusiveStartKey,
+ * which refuses a malformed one with a ValidationException (a 500), so every part is checked
+ * against the key a page of that partition can end on.
+ */
+function decodeCursor(token: string, partitions: readonly ProviderId[]): Cursor {
+  let cursor: unknown;
   try {
-    const cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
-    if (Number.isInteger(cursor.p) && cursor.p >= 0 && cursor.p < PROVIDER_IDS.length) return cursor;
+    cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    // Falls through to the error below.
+    throw foreignCursor();
   }
-  throw new InvalidRequestError('next_token', 'is not a token this broker issued');
+  if (typeof cursor !== 'object' || cursor === null) throw foreignCursor();
+  const { p, k, ...rest } = cursor as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof p !== 'number' || !Number.isInteger(p) || p < 0) {
+    throw foreignCursor();
+  }
+  const partition = partitions[p];
+  if (partition === undefined) {
+    // A cursor of the unfiltered listing used with a provider filter.
+    if (partitions.length === 1 && p < PROVIDER_IDS.length) {
+      throw new InvalidRequestError('next_token', 'does not belong to this provider filter');
+    }
+    throw foreignCursor();
+  }
+  if (k === undefined) return { p };
+  const startKey = providerIndexKey(k);
+  if (startKey === undefined) throw foreignCursor();
+  if (startKey.gsiProvider !== partition) {
+    if (partitions.length === 1) {
+      throw new InvalidRequestError('next_token', 'does not belong to this provider filter');
+    }
+    throw foreignCursor();
+  }
+  return { p, k: startKey };
 }
 
 /**
+ * `k` if it has exactly the shape of a connection item's by-provider index key (table key plus
+ * index key, each part well formed), else undefined. The parts are not checked against each other:
+ * a listing must page past any stored item, whatever it holds.
+ */
+function providerIndexKey(k: unknown): Record<string, string> | undefined {
+  if (typeof k !== 'object' || k === null || Array.isArray(k)) return undefined;
+  const { pk, sk, gsiProvider, gsiAccount, ...rest } = k as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) return undefined;
+  if (typeof pk !== 'string' || typeof sk !== 'string' || typeof gsiProvider !== 'string') return undefined;
+  if (typeof gsiAccount !== 'string') return undefined;
+  const [prefix, pkProvider, pkAccount, ...pkRest] = pk.split('#');
+  const [account, source, ...accountRest] = gsiAccount.split('#');
+  const wellFormed =
+    prefix === 'conn' &&
+    pkRest.length === 0 &&
+    isProviderId(pkProvider) &&
+    isAccount(pkAccount) &&
+    (sk === 'oauth' || sk === 'personal') &&
+    isProviderId(gsiProvider) &&
+    accountRest.length === 0 &&
+    isAccount(account) &&
+    (source === 'oauth' || source === 'personal');
+  return wellFormed ? { pk, sk, gsiProvider, gsiAccount } : undefined;
+}
+
+const isProviderId = (value: string | undefined): value is ProviderId =>
+  (PROVIDER_IDS as readonly (string | undefined)[]).includes(value);
+const isAccount = (value: string | undefined): boolean => value !== undefined && ACCOUNT_PATTERN.test(value);
+
+export interface DynamoDbStoreOptions {
+  /**
+   * How long an opened access token is reused for the same sealed value, in ms (default 5 minutes,
+   * the cipher's data-key cache time); 0 opens it on every read.
+   */
+  readonly accessTokenCacheMs?: number;
+  /** Clock for that cache (tests). */
+  readonly now?: () => number;
+}
+
+/** Connections whose opened access token is kept at most (the oldest goes first). */
+const ACCESS_TOKEN_CACHE_ENTRIES = 1000;
+
+/**
  * Both stores over one table, with an injected document client. Access and refresh tokens are
- * sealed by `cipher` before every write and opened after every read that needs them: the table,
- * its backups and exports hold no usable token. Listing never opens a token.
+ * sealed by `cipher` before every write and opened only where they are needed: the access token
+ * on a read for a fetch, the refresh token when the refresh lease is taken. The table, its backups
+ * and exports hold no usable token. Listing and deleting never open a token.
+ *
+ * A warm process answers the same connection's fetches again and again, so the last access token
+ * opened per connection is kept (like the personal tokens the cached secret store keeps): AES-GCM
+ * costs tens of µs of cold CPU per open, more than the rest of a fetch's own work. An entry serves
+ * only the exact sealed value it was opened from, under that connection's key, so a rotated,
+ * tampered or moved ciphertext is opened and checked afresh; entries expire with the data-key cache,
+ * so a disabled master key stops working within the same bound. Refresh tokens are never kept.
  */
 export class DynamoDbStore implements ConnectionStore, SessionStore {
+  private readonly accessTokens = new Map<string, { sealed: string; value: string; at: number }>();
+  private readonly accessTokenCacheMs: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly cipher: TokenCipher,
-  ) {}
-
-  /** The connection of an item with its tokens opened. */
-  private async opened(item: Item): Promise<OAuthConnection> {
-    const sealed = toOAuth(item);
-    const [accessToken, refreshToken] = await Promise.all([
-      this.cipher.open(sealed.accessToken, sealed),
-      this.cipher.open(sealed.refreshToken, sealed),
-    ]);
-    return { ...sealed, accessToken, refreshToken };
+    options: DynamoDbStoreOptions = {},
+  ) {
+    this.accessTokenCacheMs = options.accessTokenCacheMs ?? 5 * 60_000;
+    this.now = options.now ?? Date.now;
   }
 
-  async getCredentials(key: ConnectionKey) {
-    const result = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': connectionPk(key) },
-        ConsistentRead: true,
-      }),
-    );
-    const found: { oauth?: OAuthConnection; personal?: PersonalConnection } = {};
-    for (const item of result.Items ?? []) {
-      if (item.sk === 'oauth') found.oauth = await this.opened(item);
-      else if (item.sk === 'personal') found.personal = toPersonal(item);
+  /** The access token kept for a connection, if it was opened from this very sealed value in time. */
+  private keptAccessToken(key: ConnectionKey, sealed: unknown): string | undefined {
+    const kept = this.accessTokens.get(connectionPk(key));
+    if (kept === undefined || kept.sealed !== sealed) return undefined;
+    return this.now() - kept.at < this.accessTokenCacheMs ? kept.value : undefined;
+  }
+
+  /**
+   * Opens a connection's access token and keeps it for the next read of the same sealed value. The
+   * requested key, not the item's own attributes, is the AAD: an item copied whole to another row
+   * does not open there.
+   */
+  private async openAccessToken(key: ConnectionKey, sealed: unknown): Promise<string> {
+    const value = await this.cipher.open(String(sealed), key);
+    if (this.accessTokenCacheMs > 0) {
+      const pk = connectionPk(key);
+      this.accessTokens.delete(pk);
+      if (this.accessTokens.size >= ACCESS_TOKEN_CACHE_ENTRIES) {
+        const oldest = this.accessTokens.keys().next();
+        if (oldest.done !== true) this.accessTokens.delete(oldest.value);
+      }
+      this.accessTokens.set(pk, { sealed: String(sealed), value, at: this.now() });
     }
-    return found;
+    return value;
   }
 
-  async getOAuth(key: ConnectionKey) {
-    const result = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: connectionPk(key), sk: 'oauth' },
-        ConsistentRead: true,
-      }),
-    );
-    return result.Item === undefined ? undefined : this.opened(result.Item);
+  async getOAuth(key: ConnectionKey): Promise<OAuthConnection | undefined> {
+    const { Item: item } = await this.client.send(this.getCommand(key, 'oauth'));
+    if (item === undefined) return undefined;
+    const sealed = item.accessToken;
+    return {
+      ...toOAuthRecord(item),
+      accessToken: this.keptAccessToken(key, sealed) ?? (await this.openAccessToken(key, sealed)),
+    };
+  }
+
+  async getPersonal(key: ConnectionKey): Promise<PersonalConnection | undefined> {
+    const { Item: item } = await this.client.send(this.getCommand(key, 'personal'));
+    return item === undefined ? undefined : toPersonal(item);
+  }
+
+  private getCommand(key: ConnectionKey, sk: 'oauth' | 'personal') {
+    return new GetCommand({
+      TableName: this.tableName,
+      Key: { pk: connectionPk(key), sk },
+      ConsistentRead: true,
+    });
   }
 
   async saveAuthorization(
@@ -236,14 +338,14 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return this.opened(result.Attributes ?? {});
+    return toOAuthRecord(result.Attributes ?? {});
   }
 
   async acquireLease(
     key: ConnectionKey,
     lease: { version: number; owner: string; until: number; now: number },
-  ) {
-    return this.conditionalUpdate(
+  ): Promise<LeasedConnection> {
+    const item = await this.conditionalUpdate(
       key,
       updateExpression({ leaseOwner: lease.owner, leaseUntil: lease.until }),
       '#version = :expected AND #status = :active AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)',
@@ -252,9 +354,19 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         values: { ':expected': lease.version, ':active': 'active', ':now': lease.now },
       },
     );
+    // The refresh token of the version just leased, from the write that took the lease: the only
+    // place a refresh token is ever opened.
+    const [accessToken, refreshToken] = await Promise.all([
+      this.keptAccessToken(key, item.accessToken) ?? this.openAccessToken(key, item.accessToken),
+      this.cipher.open(String(item.refreshToken), key),
+    ]);
+    return { ...toOAuthRecord(item), accessToken, refreshToken };
   }
 
-  async completeRefresh(key: ConnectionKey, refresh: { version: number; tokens: TokenSet; now: number }) {
+  async completeRefresh(
+    key: ConnectionKey,
+    refresh: { version: number; tokens: TokenSet; now: number },
+  ): Promise<OAuthConnection> {
     const { tokens } = refresh;
     const set: Record<string, unknown> = {
       status: 'active',
@@ -270,10 +382,12 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       set.refreshToken = await this.cipher.seal(tokens.refreshToken, key);
     if (tokens.scope !== undefined) set.scope = tokens.scope;
     const expression = updateExpression(set, LEASE_AND_FAILURE, ['#version = #version + :one']);
-    return this.conditionalUpdate(key, expression, '#version = :expected', {
+    const item = await this.conditionalUpdate(key, expression, '#version = :expected', {
       names: { '#version': 'version' },
       values: { ':expected': refresh.version, ':one': 1 },
     });
+    // The access token this write stored is the one just sealed: no need to open it again.
+    return { ...toOAuthRecord(item), accessToken: tokens.accessToken };
   }
 
   async recordRefreshFailure(
@@ -304,18 +418,20 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       { status: 'reauthorization_required', lastError: mark.error, lastFailureAt: mark.now },
       ['leaseOwner', 'leaseUntil', 'retryAfterSeconds', 'sweepShard', 'sweepAt'],
     );
-    return this.conditionalUpdate(key, expression, '#version = :expected', {
+    const item = await this.conditionalUpdate(key, expression, '#version = :expected', {
       names: { '#version': 'version' },
       values: { ':expected': mark.version },
     });
+    return toOAuthRecord(item);
   }
 
+  /** A conditional update of the OAuth item; resolves the item as the write left it (tokens sealed). */
   private async conditionalUpdate(
     key: ConnectionKey,
     expression: ReturnType<typeof updateExpression>,
     condition: string,
     extra: { names: Record<string, string>; values: Record<string, unknown> },
-  ): Promise<OAuthConnection> {
+  ): Promise<Item> {
     try {
       const result = await this.client.send(
         new UpdateCommand({
@@ -328,7 +444,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return await this.opened(result.Attributes ?? {});
+      return result.Attributes ?? {};
     } catch (error) {
       if (isConditionFailure(error)) {
         throw new ConcurrentUpdateError(`${key.provider}/${key.account} changed meanwhile`, { cause: error });
@@ -415,7 +531,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
   }
 
   async deleteAll(key: ConnectionKey) {
-    const removed: { oauth?: OAuthConnection; personal?: PersonalConnection } = {};
+    const removed: { oauth?: OAuthRecord; personal?: PersonalConnection } = {};
     for (const sk of ['oauth', 'personal'] as const) {
       const result = await this.client.send(
         new DeleteCommand({
@@ -426,20 +542,18 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       );
       if (result.Attributes === undefined) continue;
       // Metadata only: the removed tokens are never opened.
-      if (sk === 'oauth') removed.oauth = toOAuth(result.Attributes);
+      if (sk === 'oauth') removed.oauth = toOAuthRecord(result.Attributes);
       else removed.personal = toPersonal(result.Attributes);
     }
+    this.accessTokens.delete(connectionPk(key));
     return removed;
   }
 
   async list(query: ListQuery): Promise<ConnectionPage> {
-    const cursor = query.cursor === undefined ? { p: 0 } : decodeCursor(query.cursor);
     const partitions = query.provider === undefined ? PROVIDER_IDS : [query.provider];
-    if (query.provider !== undefined && cursor.p !== 0) {
-      throw new InvalidRequestError('next_token', 'does not belong to this provider filter');
-    }
+    const cursor = query.cursor === undefined ? { p: 0 } : decodeCursor(query.cursor, partitions);
     const filter = statusFilter(query.status, query.now);
-    const items: (OAuthConnection | PersonalConnection)[] = [];
+    const items: (OAuthRecord | PersonalConnection)[] = [];
     let p = cursor.p;
     let startKey = cursor.k;
     while (p < partitions.length && items.length < query.limit) {

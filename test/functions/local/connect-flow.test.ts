@@ -174,6 +174,12 @@ describe('GET /oauth/{provider}/callback', () => {
     },
   );
 
+  it('answers 400 to a provider error without a known state: anybody can make that link', async () => {
+    const response = await openCallback(`${t.url}/oauth/lightspeed-x/callback?error=server_error`);
+    expect(response.status).toBe(400);
+    expect(t.simulator.stats().tokenCalls).toBe(0);
+  });
+
   it('shows a declined page when the provider omits the state on a denial (as Lightspeed documents)', async () => {
     const session = await createSession(t);
     const auth = await openConnectLink(session.connect_url);

@@ -65,6 +65,53 @@ describe('EnvelopeCipher', () => {
   });
 });
 
+describe('EnvelopeCipher data keys', () => {
+  it('unwraps a data key once when both tokens of a row open at the same time', async () => {
+    const keys = await keyring('concurrent');
+    const writer = new EnvelopeCipher(keys);
+    const access = await writer.seal('access', STORE);
+    const refresh = await writer.seal('refresh', STORE);
+    const unwrap = vi.spyOn(keys, 'unwrap');
+    const reader = new EnvelopeCipher(keys);
+
+    const opened = await Promise.all([reader.open(access, STORE), reader.open(refresh, STORE)]);
+
+    expect(opened).toEqual(['access', 'refresh']);
+    expect(unwrap).toHaveBeenCalledTimes(1);
+  });
+
+  it('wipes the clear data keys it gets from the key provider once imported', async () => {
+    const keys = await keyring('wipe');
+    const given: Buffer[] = [];
+    const recording = {
+      generateDataKey: async () => {
+        const key = await keys.generateDataKey();
+        given.push(key.plaintext);
+        return key;
+      },
+      unwrap: async (wrapped: string, keyId: string) => {
+        const key = await keys.unwrap(wrapped, keyId);
+        given.push(key);
+        return key;
+      },
+    };
+    const sealed = await new EnvelopeCipher(recording).seal('token', STORE);
+    expect(await new EnvelopeCipher(recording).open(sealed, STORE)).toBe('token');
+    expect(given).toHaveLength(2);
+    for (const buffer of given) expect(buffer.equals(Buffer.alloc(32))).toBe(true);
+  });
+
+  it('still refuses a value whose data key cannot be unwrapped, and tries again on the next open', async () => {
+    const keys = await keyring('flaky');
+    const sealed = await new EnvelopeCipher(keys).seal('token', STORE);
+    const unwrap = vi.spyOn(keys, 'unwrap').mockRejectedValueOnce(new Error('KMS throttled'));
+    const reader = new EnvelopeCipher(keys);
+    await expect(reader.open(sealed, STORE)).rejects.toThrow(/could not be unwrapped/);
+    expect(await reader.open(sealed, STORE)).toBe('token');
+    expect(unwrap).toHaveBeenCalledTimes(2);
+  });
+});
+
 describe('LocalKeyring', () => {
   it('keeps old rows readable after rotation while new writes use the new key', async () => {
     const keys = await keyring('rotation');

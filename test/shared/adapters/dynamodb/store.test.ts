@@ -1,0 +1,302 @@
+/**
+ * DynamoDbStore against dynalite: what each read costs (requests, opened tokens), that only the
+ * lease hands out a refresh token, and that `list` refuses cursors it did not issue.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DecryptionError } from '../../../../shared/domain/crypto';
+import { InvalidRequestError } from '../../../../shared/domain/errors';
+import type { ConnectionKey, PersonalConnection } from '../../../../shared/domain/model';
+import { type StoreFixture, startStoreFixture } from '../../../helpers/store';
+
+let f: StoreFixture;
+beforeAll(async () => {
+  f = await startStoreFixture();
+});
+afterAll(() => f?.close());
+beforeEach(() => f.reset());
+
+const HOUR = 3_600_000;
+const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
+
+async function authorize(key: ConnectionKey, suffix = '') {
+  const now = Date.now();
+  await f.store.saveAuthorization(
+    key,
+    {
+      accessToken: `at-${key.account}${suffix}`,
+      refreshToken: `rt-${key.account}${suffix}`,
+      expiresAt: now + HOUR,
+    },
+    { now },
+  );
+}
+
+const personal = (key: ConnectionKey, expiresAt?: number): PersonalConnection => ({
+  ...key,
+  source: 'personal',
+  secretVersion: 'v1',
+  connectedAt: Date.now(),
+  expiresAt,
+});
+
+describe('DynamoDbStore reads for a token fetch', () => {
+  it('reads an OAuth connection with one consistent GetItem and opens only its access token', async () => {
+    const key = lightspeed('get-oauth');
+    await authorize(key);
+    await f.store.putPersonal(personal(key));
+    const item = await f.rawItem(key, 'oauth');
+    f.reset();
+
+    const connection = await f.store.getOAuth(key);
+
+    expect(connection).toMatchObject({
+      ...key,
+      source: 'oauth',
+      status: 'active',
+      accessToken: 'at-get-oauth',
+    });
+    expect(connection).not.toHaveProperty('refreshToken');
+    expect(f.requests).toEqual([
+      {
+        command: 'Get',
+        input: expect.objectContaining({
+          Key: { pk: 'conn#lightspeed-x#get-oauth', sk: 'oauth' },
+          ConsistentRead: true,
+        }),
+      },
+    ]);
+    expect(f.cipher.opened).toEqual([item?.accessToken]);
+  });
+
+  it('reads a personal token with one consistent GetItem and opens nothing', async () => {
+    const key: ConnectionKey = { provider: 'xentral', account: 'get-personal' };
+    await f.store.putPersonal(personal(key, Date.now() + 30 * 24 * HOUR));
+    f.reset();
+
+    const found = await f.store.getPersonal(key);
+
+    expect(found).toMatchObject({ ...key, source: 'personal', secretVersion: 'v1' });
+    expect(f.requests).toEqual([
+      {
+        command: 'Get',
+        input: expect.objectContaining({
+          Key: { pk: 'conn#xentral#get-personal', sk: 'personal' },
+          ConsistentRead: true,
+        }),
+      },
+    ]);
+    expect(f.cipher.opened).toEqual([]);
+  });
+
+  it('answers undefined for credentials that do not exist', async () => {
+    expect(await f.store.getOAuth(lightspeed('nobody'))).toBeUndefined();
+    expect(await f.store.getPersonal(lightspeed('nobody'))).toBeUndefined();
+    expect(f.cipher.opened).toEqual([]);
+  });
+});
+
+describe('DynamoDbStore access-token cache', () => {
+  it('opens an unchanged access token once, and a rotated one again', async () => {
+    const key = lightspeed('kept');
+    await authorize(key);
+    const first = await f.rawItem(key, 'oauth');
+    f.reset();
+    for (let i = 0; i < 3; i++) expect((await f.store.getOAuth(key))?.accessToken).toBe('at-kept');
+    expect(f.cipher.opened).toEqual([first?.accessToken]);
+
+    await authorize(key, '-2');
+    const second = await f.rawItem(key, 'oauth');
+    expect((await f.store.getOAuth(key))?.accessToken).toBe('at-kept-2');
+    expect((await f.store.getOAuth(key))?.accessToken).toBe('at-kept-2');
+    expect(f.cipher.opened).toEqual([first?.accessToken, second?.accessToken]);
+  });
+
+  it('opens the access token again once the cache time has passed, and on every read when it is off', async () => {
+    let now = 1_000_000;
+    const store = f.storeWith({ accessTokenCacheMs: 60_000, now: () => now });
+    const uncached = f.storeWith({ accessTokenCacheMs: 0 });
+    const key = lightspeed('kept-briefly');
+    await authorize(key);
+    f.reset();
+    await store.getOAuth(key);
+    now += 59_999;
+    await store.getOAuth(key);
+    expect(f.cipher.opened).toHaveLength(1);
+    now += 1;
+    await store.getOAuth(key);
+    expect(f.cipher.opened).toHaveLength(2);
+    await uncached.getOAuth(key);
+    await uncached.getOAuth(key);
+    expect(f.cipher.opened).toHaveLength(4);
+  });
+
+  it('checks a changed ciphertext afresh instead of answering the kept token', async () => {
+    const key = lightspeed('swapped');
+    const other = lightspeed('swapped-other');
+    await authorize(key);
+    await authorize(other);
+    expect((await f.store.getOAuth(key))?.accessToken).toBe('at-swapped');
+    const item = await f.rawItem(key, 'oauth');
+    const foreign = await f.rawItem(other, 'oauth');
+    // Another row's ciphertext pasted in: it does not open under this row's key.
+    await f.putRawItem({ ...item, accessToken: foreign?.accessToken });
+    await expect(f.store.getOAuth(key)).rejects.toBeInstanceOf(DecryptionError);
+  });
+
+  it('does not open an item copied whole to another row', async () => {
+    const source = lightspeed('copied-from');
+    await authorize(source);
+    const item = await f.rawItem(source, 'oauth');
+    const target = lightspeed('copied-to');
+    await f.putRawItem({ ...item, pk: 'conn#lightspeed-x#copied-to' });
+    await expect(f.store.getOAuth(target)).rejects.toBeInstanceOf(DecryptionError);
+  });
+});
+
+describe('DynamoDbStore refresh lease', () => {
+  it('hands out the refresh token of the leased version, opened after the write that took the lease', async () => {
+    const key = lightspeed('lease');
+    await authorize(key);
+    const before = await f.store.getOAuth(key);
+    if (before === undefined) throw new Error('not stored');
+    const item = await f.rawItem(key, 'oauth');
+    f.reset();
+
+    const now = Date.now();
+    const leased = await f.store.acquireLease(key, {
+      version: before.version,
+      owner: 'test',
+      until: now + 60_000,
+      now,
+    });
+
+    expect(leased).toMatchObject({
+      version: before.version,
+      leaseOwner: 'test',
+      accessToken: 'at-lease',
+      refreshToken: 'rt-lease',
+    });
+    // The access token is the one the fetch already opened; only the refresh token is opened.
+    expect(f.timeline).toEqual(['request:Update', `open:${item?.refreshToken}`]);
+  });
+
+  it('leases the rotated refresh token after a refresh, and returns the new access token without opening it', async () => {
+    const key = lightspeed('rotated');
+    await authorize(key);
+    const first = await f.store.getOAuth(key);
+    if (first === undefined) throw new Error('not stored');
+    let now = Date.now();
+    await f.store.acquireLease(key, { version: first.version, owner: 'a', until: now + 60_000, now });
+    f.reset();
+    const refreshed = await f.store.completeRefresh(key, {
+      version: first.version,
+      tokens: { accessToken: 'at-new', refreshToken: 'rt-new', expiresAt: now + 2 * HOUR },
+      now,
+    });
+    expect(refreshed).toMatchObject({ accessToken: 'at-new', version: first.version + 1 });
+    expect(refreshed).not.toHaveProperty('refreshToken');
+    expect(f.cipher.opened).toEqual([]);
+
+    now = Date.now();
+    const leased = await f.store.acquireLease(key, {
+      version: refreshed.version,
+      owner: 'b',
+      until: now + 60_000,
+      now,
+    });
+    expect(leased.refreshToken).toBe('rt-new');
+  });
+
+  it('returns metadata without tokens when marking a connection dead or deleting it', async () => {
+    const key = lightspeed('dead');
+    await authorize(key);
+    const connection = await f.store.getOAuth(key);
+    if (connection === undefined) throw new Error('not stored');
+    f.reset();
+    const marked = await f.store.markReauthorizationRequired(key, {
+      version: connection.version,
+      error: 'invalid_grant',
+      now: Date.now(),
+    });
+    expect(marked).toMatchObject({ status: 'reauthorization_required', lastError: 'invalid_grant' });
+    const removed = await f.store.deleteAll(key);
+    for (const record of [marked, removed.oauth]) {
+      expect(record).not.toHaveProperty('accessToken');
+      expect(record).not.toHaveProperty('refreshToken');
+    }
+    expect(f.cipher.opened).toEqual([]);
+  });
+});
+
+describe('DynamoDbStore.list cursors', () => {
+  const now = Date.now();
+  const page = (cursor?: string, provider?: 'lightspeed-x' | 'xentral') =>
+    f.store.list({ limit: 1, cursor, provider, now });
+
+  beforeAll(async () => {
+    await authorize(lightspeed('page-a'));
+    await f.store.putPersonal(personal(lightspeed('page-b')));
+    await f.store.putPersonal(personal({ provider: 'xentral', account: 'page-c' }));
+  });
+
+  it('pages through every credential of every provider with the cursors it issued', async () => {
+    const all = await f.store.list({ limit: 100, now });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const result = await page(cursor);
+      seen.push(...result.items.map((item) => `${item.provider}/${item.account}/${item.source}`));
+      cursor = result.nextCursor;
+    } while (cursor !== undefined);
+    expect(seen).toEqual(all.items.map((item) => `${item.provider}/${item.account}/${item.source}`));
+    expect(seen).toEqual(expect.arrayContaining(['lightspeed-x/page-a/oauth', 'xentral/page-c/personal']));
+  });
+
+  const encode = (cursor: unknown) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+  const key = (account: string, sk = 'oauth', provider = 'lightspeed-x') => ({
+    pk: `conn#${provider}#${account}`,
+    sk,
+    gsiProvider: provider,
+    gsiAccount: `${account}#${sk}`,
+  });
+
+  it.each([
+    ['a foreign start key', encode({ p: 0, k: { pk: 'x' } })],
+    ['a start key with an extra attribute', encode({ p: 0, k: { ...key('page-a'), extra: 'x' } })],
+    [
+      'a start key missing the index key',
+      encode({ p: 0, k: { pk: 'conn#lightspeed-x#page-a', sk: 'oauth' } }),
+    ],
+    ['a start key of numbers', encode({ p: 0, k: { pk: 1, sk: 2, gsiProvider: 3, gsiAccount: 4 } })],
+    ['a start key of a session item', encode({ p: 0, k: { ...key('page-a'), pk: 'session#abc' } })],
+    [
+      'a start key with a nested part',
+      encode({ p: 0, k: { ...key('page-a'), pk: 'conn#lightspeed-x#a#b' } }),
+    ],
+    ['a start key with an unknown sort key', encode({ p: 0, k: key('page-a', 'session') })],
+    ['a start key whose account is no DNS label', encode({ p: 0, k: key('A'.repeat(3000)) })],
+    ['a start key of the other provider', encode({ p: 0, k: key('page-c', 'personal', 'xentral') })],
+    ['a start key that is a list', encode({ p: 0, k: [] })],
+    ['an unknown cursor field', encode({ p: 0, q: 1 })],
+    ['a partition out of range', encode({ p: 2 })],
+    ['a fractional partition', encode({ p: 0.5 })],
+    ['JSON that is no object', encode(null)],
+    ['no JSON at all', 'not-a-cursor'],
+  ])('refuses %s with 400 naming next_token', async (_, cursor) => {
+    const error = await page(cursor).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).field).toBe('next_token');
+    expect(f.requests.filter((request) => request.command === 'Query')).toEqual([]);
+  });
+
+  it('refuses a cursor of one provider filter under another', async () => {
+    const first = await page(undefined, 'lightspeed-x');
+    expect(first.nextCursor).toBeDefined();
+    await expect(page(first.nextCursor, 'xentral')).rejects.toThrow(
+      /does not belong to this provider filter/,
+    );
+    await expect(page(encode({ p: 1 }), 'xentral')).rejects.toThrow(
+      /does not belong to this provider filter/,
+    );
+  });
+});

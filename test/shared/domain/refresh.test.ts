@@ -1,0 +1,103 @@
+/**
+ * The Refresher over a recording DynamoDbStore (dynalite) with a scripted token endpoint: the
+ * refresh token comes only from the write that took the lease, and the types keep it that way.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { loadConfig } from '../../../shared/config';
+import type { ConnectionKey, LeasedConnection, OAuthConnection } from '../../../shared/domain/model';
+import { type Logger, systemClock } from '../../../shared/domain/ports';
+import { Refresher } from '../../../shared/domain/refresh';
+import { silentTelemetry } from '../../../shared/domain/telemetry';
+import { createProviders } from '../../../shared/providers';
+import type { HttpClient, ProviderRequest } from '../../../shared/providers/types';
+import { type StoreFixture, startStoreFixture } from '../../helpers/store';
+
+const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const providers = createProviders(
+  loadConfig({ LIGHTSPEED_X_CLIENT_ID: 'client-id', LIGHTSPEED_X_CLIENT_SECRET: 'client-secret' }),
+);
+
+let f: StoreFixture;
+let refresher: Refresher;
+let calls: ProviderRequest[];
+let rotation = 0;
+
+/** A token endpoint that rotates on every refresh. */
+const http: HttpClient = async (request) => {
+  calls.push(request);
+  rotation++;
+  return {
+    status: 200,
+    headers: { get: () => null },
+    body: JSON.stringify({
+      access_token: `at-${rotation}`,
+      refresh_token: `rt-${rotation}`,
+      expires_in: 86_400,
+      token_type: 'Bearer',
+    }),
+    receivedAt: Date.now(),
+  };
+};
+
+beforeAll(async () => {
+  f = await startStoreFixture();
+  refresher = new Refresher({
+    store: f.store,
+    providers,
+    credentials: async () => ({ clientId: 'client-id', clientSecret: 'client-secret' }),
+    http,
+    clock: systemClock,
+    logger,
+    owner: 'test',
+    telemetry: silentTelemetry(logger),
+  });
+});
+afterAll(() => f?.close());
+beforeEach(() => {
+  calls = [];
+});
+
+const key: ConnectionKey = { provider: 'lightspeed-x', account: 'rotating' };
+
+describe('Refresher and the refresh token', () => {
+  it('keeps the refresh token out of what a fetch reads: only a lease carries it', () => {
+    expectTypeOf<OAuthConnection>().not.toHaveProperty('refreshToken');
+    expectTypeOf<LeasedConnection>().toHaveProperty('refreshToken').toEqualTypeOf<string>();
+  });
+
+  it('sends the refresh token opened by the write that took the lease, and opens it nowhere else', async () => {
+    const now = Date.now();
+    await f.store.saveAuthorization(
+      key,
+      { accessToken: 'at-0', refreshToken: 'rt-0', expiresAt: now + 10_000 },
+      { now },
+    );
+    for (let round = 0; round < 2; round++) {
+      const item = await f.rawItem(key, 'oauth');
+      f.reset();
+      const fetched = await f.store.getOAuth(key);
+      if (fetched === undefined) throw new Error('not stored');
+      expect(f.cipher.opened).toEqual([item?.accessToken]);
+
+      const { connection, refreshed } = await refresher.ensureFresh(fetched, {
+        minValidSeconds: 0,
+        force: true,
+      });
+
+      expect(refreshed).toBe(true);
+      expect(connection.accessToken).toBe(`at-${rotation}`);
+      // The rotated token of the previous round, not a stale copy: the provider got the current one.
+      expect(calls.map((call) => new URLSearchParams(call.body).get('refresh_token'))).toEqual([
+        round === 0 ? 'rt-0' : `rt-${rotation - 1}`,
+      ]);
+      const lease = f.timeline.indexOf('request:Update');
+      const refreshOpens = f.timeline.flatMap((entry, index) =>
+        entry === `open:${item?.refreshToken}` ? [index] : [],
+      );
+      expect(refreshOpens).toHaveLength(1);
+      expect(refreshOpens[0]).toBeGreaterThan(lease);
+      expect(lease).toBeGreaterThan(-1);
+      calls = [];
+    }
+  });
+});
