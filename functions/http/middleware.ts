@@ -85,10 +85,13 @@ export function errorResponses(logger: Logger): middy.MiddlewareObj<BrokerEvent,
         request.response = json(error.status, { error: error.code, message: error.message }, headers);
         return;
       }
+      const operatorMessage = (error as { operatorMessage?: unknown } | null)?.operatorMessage;
       logger.error('request failed', {
         route: request.event.routeKey,
         errorName: error?.name,
         errorCode: (error as { code?: unknown } | null)?.code,
+        // Only errors that vouch for their text (no token, secret or provider body) get it logged.
+        ...(typeof operatorMessage === 'string' ? { operatorMessage } : {}),
       });
       request.response = json(500, {
         error: 'internal_error',

@@ -34,6 +34,11 @@ export interface TokenCipher {
 export class DecryptionError extends Error {
   override readonly name = 'DecryptionError';
   readonly code = 'decryption_failed';
+
+  /** What an operator needs to know, for the log (our own words and the key provider's: no key or token material). */
+  get operatorMessage(): string {
+    return this.cause instanceof Error ? `${this.message}: ${this.cause.message}` : this.message;
+  }
 }
 
 /** The clear key as a KeyObject; the buffer is wiped so the key bytes stay only in the KeyObject. */

@@ -167,7 +167,25 @@ export class Refresher {
     const log = { provider: key.provider, account: key.account, version: leased.version };
     const adapter = providers[key.provider].oauth;
     if (adapter === undefined) throw new Error(`${key.provider} has no OAuth flow`);
-    const credentials = await this.deps.credentials(key.provider);
+    let credentials: OAuthClientCredentials;
+    try {
+      credentials = await this.deps.credentials(key.provider);
+    } catch (error) {
+      // The client secret could not be read (a secret store outage): nothing reached the provider,
+      // so release the lease now, or the next attempt would wait it out and take it for a crash.
+      logger.error('could not read the client credentials for a refresh', { ...log, error: String(error) });
+      await store
+        .recordRefreshFailure(key, {
+          owner: this.deps.owner,
+          error: 'client_credentials_unavailable',
+          now: clock.now(),
+        })
+        .catch((recordError: unknown) =>
+          logger.error('could not record the refresh failure', { ...log, error: String(recordError) }),
+        );
+      telemetry.count('RefreshFailed');
+      throw this.unavailable('the broker could not read its client credentials', undefined, error);
+    }
     const request = adapter.buildRefresh({
       ...credentials,
       account: key.account,

@@ -73,7 +73,12 @@ export class LocalKeyring implements KeyProvider {
 
   private master(id: string): Buffer {
     const key = this.ring.keys[id];
-    if (key === undefined) throw new Error(`master key ${id} is not in the keyring`);
+    if (key === undefined) {
+      throw new Error(
+        `master key ${id} is not in the keyring ${this.path}: the row was sealed by a broker with another ` +
+          'keyring. Processes that share a table must share its keyring.json (the same BROKER_DATA_DIR, or a copy of the file)',
+      );
+    }
     return Buffer.from(key, 'base64');
   }
 

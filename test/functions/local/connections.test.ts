@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../../functions/local/dynamodb';
-import { connect, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
+import { LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../../functions/local/dynamodb';
+import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
 
 let t: TestBroker;
 
@@ -294,6 +294,32 @@ describe('restart', () => {
       expect(await readFile(path, 'utf8')).toBe('{"clientSecret":"x","tokens":{"accessTokens":"nope"}}');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('two brokers on one table', () => {
+  it('tells the operator to share the keyring when a row was sealed under another one', async () => {
+    const dynamodb = await startEmbeddedDynamoDb(undefined);
+    const log = recorder();
+    const first = await startTestBroker({ DYNAMODB_ENDPOINT: dynamodb.endpoint });
+    const second = await startTestBroker({ DYNAMODB_ENDPOINT: dynamodb.endpoint }, { logger: log.logger });
+    try {
+      await connect(first, 'shared-store');
+      expect((await first.json('/tokens/lightspeed-x/shared-store')).status).toBe(200);
+
+      const refused = await second.json<TokenBody>('/tokens/lightspeed-x/shared-store');
+
+      expect(refused.status).toBe(500);
+      expect(refused.body.error).toBe('internal_error');
+      const failure = log.lines.find((line) => line.message === 'request failed');
+      expect(failure?.attributes).toMatchObject({ errorName: 'DecryptionError' });
+      expect(String(failure?.attributes.operatorMessage)).toContain(
+        'Processes that share a table must share its keyring.json',
+      );
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await dynamodb.close();
     }
   });
 });

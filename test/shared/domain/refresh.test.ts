@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
+import { ProviderUnavailableError } from '../../../shared/domain/errors';
 import type { ConnectionKey, LeasedConnection, OAuthConnection } from '../../../shared/domain/model';
 import { type Logger, systemClock } from '../../../shared/domain/ports';
 import { Refresher } from '../../../shared/domain/refresh';
@@ -99,5 +100,51 @@ describe('Refresher and the refresh token', () => {
       expect(lease).toBeGreaterThan(-1);
       calls = [];
     }
+  });
+});
+
+describe('Refresher when the client credentials cannot be read', () => {
+  it('releases the lease at once and answers provider_unavailable, without calling the provider', async () => {
+    const failing = { provider: 'lightspeed-x', account: 'no-secret' } as const;
+    let secretStoreDown = true;
+    const refresherWithFlakySecret = new Refresher({
+      store: f.store,
+      providers,
+      credentials: async () => {
+        if (secretStoreDown) throw new Error('secret store unreachable');
+        return { clientId: 'client-id', clientSecret: 'client-secret' };
+      },
+      http,
+      clock: systemClock,
+      logger,
+      owner: 'test',
+      telemetry: silentTelemetry(logger),
+    });
+    const now = Date.now();
+    await f.store.saveAuthorization(
+      failing,
+      { accessToken: 'at-a', refreshToken: 'rt-a', expiresAt: now + 10_000 },
+      { now },
+    );
+    const stored = await f.store.getOAuth(failing);
+    if (stored === undefined) throw new Error('not stored');
+
+    await expect(
+      refresherWithFlakySecret.ensureFresh(stored, { minValidSeconds: 0, force: true }),
+    ).rejects.toThrow(ProviderUnavailableError);
+    expect(calls).toEqual([]);
+    const after = await f.store.getOAuth(failing);
+    expect(after).toMatchObject({ status: 'active', lastError: 'client_credentials_unavailable' });
+    expect(after?.leaseUntil).toBeUndefined();
+
+    // Once the secret can be read, the next refresh goes ahead at once and is not taken for a crash.
+    secretStoreDown = false;
+    const { refreshed, connection } = await refresherWithFlakySecret.ensureFresh(after!, {
+      minValidSeconds: 0,
+      force: true,
+    });
+    expect(refreshed).toBe(true);
+    expect(connection.status).toBe('active');
+    expect(calls).toHaveLength(1);
   });
 });
