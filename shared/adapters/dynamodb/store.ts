@@ -506,9 +506,18 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
           TableName: this.tableName,
           IndexName: TABLE.providerIndex.name,
           KeyConditionExpression: '#gp = :gp',
-          FilterExpression: '#source = :oauth',
-          ExpressionAttributeNames: { '#gp': TABLE.providerIndex.partitionKey, '#source': 'source' },
-          ExpressionAttributeValues: { ':gp': provider, ':oauth': 'oauth' },
+          // A store whose refresh token was refused has most likely disconnected the app.
+          FilterExpression: '#source = :oauth AND (attribute_not_exists(#status) OR #status <> :dead)',
+          ExpressionAttributeNames: {
+            '#gp': TABLE.providerIndex.partitionKey,
+            '#source': 'source',
+            '#status': 'status',
+          },
+          ExpressionAttributeValues: {
+            ':gp': provider,
+            ':oauth': 'oauth',
+            ':dead': 'reauthorization_required',
+          },
           Select: 'COUNT',
           ExclusiveStartKey: startKey,
         }),

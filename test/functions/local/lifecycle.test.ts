@@ -170,5 +170,15 @@ describe('stores per provider app', () => {
     const warnings = seen.lines.filter((line) => line.message.includes('near the store limit'));
     expect(warnings.length).toBeGreaterThanOrEqual(1);
     expect(warnings[0]?.attributes).toMatchObject({ provider: 'lightspeed-x', limit: 30 });
+
+    // A store that disconnected the app (its refresh token refused) no longer counts.
+    t.simulator.revokeAccount('limit-0');
+    expect((await t.json('/tokens/lightspeed-x/limit-0?force_refresh=true')).status).toBe(409);
+    const after = await t.json<{ apps: { provider: string; connected_stores: number }[] }>(
+      '/connections?limit=1',
+    );
+    expect(after.body.apps.find((a) => a.provider === 'lightspeed-x')?.connected_stores).toBe(
+      (app?.connected_stores ?? 0) - 1,
+    );
   });
 });
