@@ -87,7 +87,24 @@ export class Refresher {
     const id = keyOf(connection);
     const joined = this.inFlight.get(id);
     if (joined !== undefined) return joined;
-    const flight = this.refreshAcrossProcesses(connection, options).finally(() => this.inFlight.delete(id));
+    const flight = this.refreshAcrossProcesses(connection, connection.version, options).finally(() =>
+      this.inFlight.delete(id),
+    );
+    this.inFlight.set(id, flight);
+    return flight;
+  }
+
+  /**
+   * The sweep's entry: like `ensureFresh`, for a connection the caller has not read. The first read
+   * of the protocol below serves as the caller's look, so a due connection costs one read, not two.
+   */
+  async ensureFreshByKey(key: ConnectionKey, options: RefreshOptions): Promise<RefreshResult> {
+    const id = keyOf(key);
+    const joined = this.inFlight.get(id);
+    if (joined !== undefined) return joined;
+    const flight = this.refreshAcrossProcesses(key, undefined, options).finally(() =>
+      this.inFlight.delete(id),
+    );
     this.inFlight.set(id, flight);
     return flight;
   }
@@ -96,12 +113,15 @@ export class Refresher {
     return connection.expiresAt - this.deps.clock.now() >= minValidSeconds * 1000;
   }
 
+  /** `observedVersion`: the version the caller saw, or undefined when it read nothing (the sweep). */
   private async refreshAcrossProcesses(
-    observed: OAuthConnection,
+    connection: ConnectionKey,
+    observedVersion: number | undefined,
     options: RefreshOptions,
   ): Promise<RefreshResult> {
     const { store, clock } = this.deps;
-    const key: ConnectionKey = { provider: observed.provider, account: observed.account };
+    const key: ConnectionKey = { provider: connection.provider, account: connection.account };
+    let observed = observedVersion;
     const startedAt = clock.now();
     const deadline = startedAt + this.waitMs;
     let pollMs = POLL_START_MS;
@@ -113,8 +133,9 @@ export class Refresher {
           'the provider refused the refresh token; the retailer must connect again',
         );
       }
+      observed ??= current.version;
       // Someone wrote tokens since the caller looked: that was the refresh it needed.
-      if (current.version !== observed.version) return { connection: current, refreshed: true };
+      if (current.version !== observed) return { connection: current, refreshed: true };
       if (!options.force && this.isFreshEnough(current, options.minValidSeconds)) {
         return { connection: current, refreshed: false };
       }

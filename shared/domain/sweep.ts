@@ -62,19 +62,19 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
 
 async function refreshDue(deps: SweepDeps, key: ConnectionKey, report: SweepReport): Promise<void> {
   try {
-    const connection = await deps.store.getOAuth(key);
-    if (connection === undefined || connection.status !== 'active') return;
-    const { refreshed } = await deps.refresher.ensureFresh(connection, {
+    const { refreshed } = await deps.refresher.ensureFreshByKey(key, {
       minValidSeconds: deps.marginSeconds,
       force: false,
     });
     if (refreshed) report.refreshed++;
     else report.alreadyFresh++;
   } catch (error) {
+    // Deleted since the index was read: nothing left to refresh.
+    if (error instanceof NotFoundError) return;
     if (error instanceof ReauthorizationRequiredError) report.reauthorizationRequired++;
     else {
       report.failed++;
-      if (!(error instanceof ProviderUnavailableError || error instanceof NotFoundError)) {
+      if (!(error instanceof ProviderUnavailableError)) {
         deps.logger.error('sweep could not refresh a connection', {
           ...key,
           error: error instanceof Error ? error.name : 'unknown',

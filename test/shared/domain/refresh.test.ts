@@ -148,3 +148,42 @@ describe('Refresher when the client credentials cannot be read', () => {
     expect(calls).toHaveLength(1);
   });
 });
+
+describe('Refresher.ensureFreshByKey (the sweep)', () => {
+  it('reads a due connection once before taking the lease, and not at all to refresh it', async () => {
+    const due = { provider: 'lightspeed-x', account: 'swept' } as const;
+    const now = Date.now();
+    await f.store.saveAuthorization(
+      due,
+      { accessToken: 'at-s', refreshToken: 'rt-s', expiresAt: now + 60_000 },
+      { now },
+    );
+    f.reset();
+
+    const { refreshed } = await refresher.ensureFreshByKey(due, { minValidSeconds: 900, force: false });
+
+    expect(refreshed).toBe(true);
+    expect(f.timeline.filter((entry) => entry.startsWith('request:'))).toEqual([
+      'request:Get',
+      'request:Update',
+      'request:Update',
+    ]);
+  });
+
+  it('leaves a connection that is fresh enough alone, after that one read', async () => {
+    const fresh = { provider: 'lightspeed-x', account: 'fresh' } as const;
+    const now = Date.now();
+    await f.store.saveAuthorization(
+      fresh,
+      { accessToken: 'at-f', refreshToken: 'rt-f', expiresAt: now + 3_600_000 },
+      { now },
+    );
+    f.reset();
+
+    const { refreshed } = await refresher.ensureFreshByKey(fresh, { minValidSeconds: 900, force: false });
+
+    expect(refreshed).toBe(false);
+    expect(calls).toEqual([]);
+    expect(f.timeline.filter((entry) => entry.startsWith('request:'))).toEqual(['request:Get']);
+  });
+});
