@@ -17,12 +17,20 @@ const {
   scope: SCOPE,
 } = SIMULATOR_APP;
 
+/** Token-endpoint calls the simulator allows per retailer in a 5-minute window. */
+export const TOKEN_CALLS_PER_RETAILER = 10;
+
 /** The simulator behind a server that records every answer of its token endpoint. */
 class ObservedSimulator {
   readonly simulator = new LightspeedSimulator({
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
     redirectUris: [REDIRECT_URI],
+    // A per-retailer limit on the token endpoint, so that provider_429s can show a sweep that calls
+    // any retailer more than it needs to (retries, double refreshes). Lightspeed publishes no number
+    // for it ("its own, smaller limit"): 10 per 5 minutes is an assumption, well above the 1 exchange
+    // and at most 4 refreshes a bench run makes per retailer.
+    tokenRateLimit: TOKEN_CALLS_PER_RETAILER,
   });
   private server: Server | undefined;
   origin = '';

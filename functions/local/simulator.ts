@@ -39,6 +39,12 @@ export interface SimulatorOptions {
   includeStateOnDenial?: boolean;
   /** Registers of every simulated retailer; the API allows 300 × registers + 50 calls per 5 minutes. Default 1. */
   registers?: number;
+  /**
+   * Token-endpoint calls allowed per retailer (and app) in each 5-minute window; beyond it, 429 with
+   * an HTTP-date Retry-After. providers.md says only that the token endpoint has "its own, smaller
+   * limit" than the API's: the number is an assumption, so the default is no limit.
+   */
+  tokenRateLimit?: number;
   /** Tokens issued before (a demo restart), from `snapshot()`: they keep working. */
   restore?: LightspeedSimulatorState;
   /** Called after every change of the issued tokens (the demo persists `snapshot()` then). */
@@ -499,6 +505,7 @@ export class LightspeedSimulator extends SimulatorServer {
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private readonly rateWindows = new Map<string, RateWindow>();
+  private readonly tokenRateWindows = new Map<string, RateWindow>();
   private readonly refreshesInFlight = new Map<string, number>();
   private faults: QueuedFault[] = [];
   private counters = LightspeedSimulator.emptyStats();
@@ -804,6 +811,8 @@ ${alert}
     domainPrefix: string,
   ): Promise<void> {
     this.counters.tokenCalls += 1;
+    const limited = this.overTokenRateLimit(domainPrefix);
+    if (limited !== undefined) return this.sendStatusFault(res, 429, limited);
     const signal = abortOnClose(res);
     const body = await readBody(req);
     if (body === undefined) return sendTooLarge(res);
@@ -833,6 +842,20 @@ ${alert}
     // The grant has taken effect; a client that gives up now loses the new tokens, as over a real network.
     if (fault?.kind === 'hang' && fault.afterProcessing && !(await pause(fault.ms, signal))) return;
     sendJson(res, result.status, result.body, NO_STORE);
+  }
+
+  /** The Retry-After (an HTTP date) when this call is over the retailer's token-endpoint limit. */
+  private overTokenRateLimit(domainPrefix: string): string | undefined {
+    const limit = this.options.tokenRateLimit;
+    if (limit === undefined) return undefined;
+    const now = this.now();
+    let window = this.tokenRateWindows.get(domainPrefix);
+    if (window === undefined || now >= window.start + API_WINDOW_MS) {
+      window = { start: now, count: 0 };
+      this.tokenRateWindows.set(domainPrefix, window);
+    }
+    window.count += 1;
+    return window.count > limit ? new Date(window.start + API_WINDOW_MS).toUTCString() : undefined;
   }
 
   private sendStatusFault(res: ServerResponse, status: number, retryAfter: string | undefined): void {

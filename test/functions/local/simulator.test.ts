@@ -465,6 +465,32 @@ describe('Lightspeed refresh', () => {
   });
 });
 
+describe('Lightspeed token-endpoint rate limit', () => {
+  it('answers calls over the per-retailer limit with 429 and an HTTP-date Retry-After, other retailers unaffected', async () => {
+    await sim.close();
+    sim = new LightspeedSimulator({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      redirectUris: [REDIRECT_URI],
+      now: () => clock,
+      tokenRateLimit: 2,
+    });
+    origin = await sim.listen(0);
+    urls = sim.urls(origin);
+    const first = await connect();
+    const second = await tokenCall('demo-store', refreshFields(first.refresh_token));
+    expect(second.status).toBe(200);
+    const third = await postForm(tokenUrl('demo-store'), refreshFields(second.body.refresh_token ?? ''));
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toMatch(IMF_FIXDATE);
+    expect(await third.json()).toEqual({ error: 'Too Many Requests', message: 'Rate limiting enforced' });
+    expect((await connect('other-store')).access_token).toMatch(TOKEN_SHAPE);
+    // The refused call did not touch the refresh token: after the window it still works.
+    clock += 5 * 60 * 1000;
+    expect((await tokenCall('demo-store', refreshFields(second.body.refresh_token ?? ''))).status).toBe(200);
+  });
+});
+
 describe('Lightspeed state across a restart', () => {
   it('restores live tokens from a snapshot, without the rotated ones', async () => {
     const first = await connect();
