@@ -38,12 +38,11 @@ import {
   Architecture,
   type IFunction,
   LoggingFormat,
-  Runtime,
   SystemLogLevel,
   Tracing,
 } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ARecord, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
@@ -57,9 +56,9 @@ import { Construct } from 'constructs';
 import { type FunctionGroup, routes } from '../functions/routes';
 import { TABLE } from '../shared/adapters/dynamodb/schema';
 import { ENV, loadConfig } from '../shared/config';
+import { LAMBDA_BUNDLING, LAMBDA_RUNTIME, lambdaEntry } from './bundling';
 
-/** Lambda runtime of every function; a test keeps it on the Node major the tests run on. */
-export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
+export { LAMBDA_RUNTIME } from './bundling';
 
 /** Environment names that are not part of the broker's own configuration (`ENV`): Powertools' own. */
 export const EXTRA_ENV = {
@@ -697,7 +696,7 @@ export class TokenBroker extends Construct {
     });
     logGroup.grantWrite(role);
     const fn = new NodejsFunction(this, `${id}Function`, {
-      entry: `${PROJECT_ROOT}functions/${name}.ts`,
+      entry: `${PROJECT_ROOT}${lambdaEntry(name)}`,
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
@@ -716,21 +715,8 @@ export class TokenBroker extends Construct {
       ...(options.retryAttempts !== undefined ? { retryAttempts: options.retryAttempts } : {}),
       ...(options.maxEventAge !== undefined ? { maxEventAge: options.maxEventAge } : {}),
       ...(options.onFailure !== undefined ? { onFailure: options.onFailure } : {}),
-      bundling: {
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        // Bundle the AWS SDK: the version we test is the version that runs, and cold starts load less.
-        externalModules: [],
-        bundleAwsSDK: true,
-        forceDockerBundling: false,
-        logLevel: LogLevel.WARNING,
-      },
+      // One definition, shared with the cold-start benchmark (infra/bundling.ts).
+      bundling: LAMBDA_BUNDLING,
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -2,7 +2,7 @@
  * Configuration: the environment read once into a frozen, typed object. Both runtimes and the CDK
  * stack use the names in `ENV`, so a variable is spelled in one place only.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** Every environment variable the broker reads (contract names first, then additions). */
 export const ENV = {
@@ -90,7 +90,7 @@ const value = (env: Env, name: string): string | undefined => {
 const integer = (env: Env, name: string, fallback: number, min: number, max: number): number => {
   const raw = value(env, name);
   if (raw === undefined) return fallback;
-  const parsed = z.coerce.number().int().min(min).max(max).safeParse(raw);
+  const parsed = z.safeParse(z.pipe(z.coerce.number(), z.int().check(z.minimum(min), z.maximum(max))), raw);
   if (!parsed.success) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }

@@ -1,35 +1,23 @@
 /**
  * The Lambda bundles, built as the stack ships them, with the esbuild API.
  *
- * `infra/token-broker.ts` (TokenBroker.createFunction) gives NodejsFunction these bundling options;
- * they are written inline there, so they are REPLICATED here. Keep the two in step (or export them
- * from infra, see bench/README-SECTION.md). NodejsFunction turns them into this esbuild command,
- * run from the project root (aws-cdk-lib/aws-lambda-nodejs/lib/bundling.js, buildEsbuildArgs):
- *
- *   esbuild --bundle functions/<name>.ts --target=node24 --platform=node --format=esm
- *     --outfile=<asset>/index.mjs --minify --sourcemap --sources-content=false --log-level=warning
- *     --banner:js="<banner>" --main-fields=module,main
- *
- * with no --external (externalModules: [], bundleAwsSDK: true: the AWS SDK is bundled).
+ * The options come from `LAMBDA_BUNDLING` (infra/bundling.ts), the object `TokenBroker` hands to
+ * every NodejsFunction. NodejsFunction turns them into an esbuild command run from the project root
+ * (aws-cdk-lib/aws-lambda-nodejs/lib/bundling.js, buildEsbuildArgs); `esbuildOptions` below is the
+ * same translation for the esbuild API. It refuses an option it does not know, so a new bundling
+ * setting cannot ship without the bench building with it too, and test/infra/lambda.test.ts checks
+ * that its tokens bundle is byte-identical to the synthesized asset.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { LAMBDA_BUNDLING } from '../../infra/bundling';
 import { ROOT } from './child';
 
-/** infra/token-broker.ts → createFunction → `bundling` (OutputFormat.ESM, SourceMapMode.DEFAULT, LogLevel.WARNING). */
-export const STACK_BUNDLING = {
-  format: 'esm',
-  minify: true,
-  sourceMap: true,
-  sourcesContent: false,
-  target: 'node24',
-  mainFields: ['module', 'main'],
-  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-  externalModules: [] as string[],
-  logLevel: 'warning',
-} as const;
+/** The stack's bundling options (recorded with the results). */
+export const STACK_BUNDLING: Readonly<BundlingOptions> = LAMBDA_BUNDLING;
 
 /** The stack's functions: `functions/<name>.ts`, memory from the construct's FunctionSpec. */
 export const FUNCTIONS = ['public', 'tokens', 'admin', 'sweep'] as const;
@@ -41,23 +29,71 @@ export const TOKENS_MEMORY_MB = 256;
 /** The reference bundle: a function that only uses @aws-sdk/client-dynamodb (bench/lambda/dynamodb-only.ts). */
 export const BASELINE = 'dynamodb-only';
 
-/** The esbuild API options equivalent to the CLI command NodejsFunction runs. */
-export function esbuildOptions(entry: string, outfile: string): BuildOptions {
+/** The options of `LAMBDA_BUNDLING` this translation handles; anything else makes it throw. */
+const TRANSLATED = new Set<keyof BundlingOptions>([
+  'format',
+  'target',
+  'mainFields',
+  'minify',
+  'sourceMap',
+  'sourceMapMode',
+  'sourcesContent',
+  'banner',
+  'externalModules',
+  'bundleAwsSDK',
+  'forceDockerBundling',
+  'logLevel',
+  'esbuildArgs',
+]);
+
+/** esbuild CLI flags (`esbuildArgs`) this translation handles: `--alias` (`name=path`). */
+function aliases(esbuildArgs: BundlingOptions['esbuildArgs']): Record<string, string> {
+  const alias: Record<string, string> = {};
+  for (const [flag, value] of Object.entries(esbuildArgs ?? {})) {
+    const [name, path] = typeof value === 'string' ? value.split(/=(.*)/s) : [];
+    if (flag !== '--alias' || name === undefined || path === undefined) {
+      throw new Error(
+        `bench/lib/bundling.ts does not translate the esbuild argument ${flag}=${String(value)}`,
+      );
+    }
+    alias[name] = path;
+  }
+  return alias;
+}
+
+/** The esbuild API options equivalent to the command NodejsFunction runs with `bundling`. */
+export function esbuildOptions(
+  entry: string,
+  outfile: string,
+  bundling: Readonly<BundlingOptions> = STACK_BUNDLING,
+): BuildOptions {
+  const unknown = Object.keys(bundling).filter((key) => !TRANSLATED.has(key as keyof BundlingOptions));
+  if (unknown.length > 0) {
+    throw new Error(`bench/lib/bundling.ts does not translate the bundling option(s) ${unknown.join(', ')}`);
+  }
+  if (bundling.target === undefined || bundling.externalModules === undefined) {
+    // NodejsFunction would derive them from the runtime and the SDK setting; the stack sets both.
+    throw new Error('LAMBDA_BUNDLING must set target and externalModules explicitly');
+  }
+  const sourceMap = bundling.sourceMapMode ?? (bundling.sourceMap ? 'default' : undefined);
+  const alias = aliases(bundling.esbuildArgs);
   return {
     absWorkingDir: ROOT,
     entryPoints: [entry],
     bundle: true,
-    target: STACK_BUNDLING.target,
+    target: bundling.target,
     platform: 'node',
-    format: STACK_BUNDLING.format,
+    ...(bundling.format === undefined ? {} : { format: bundling.format }),
     outfile,
-    minify: STACK_BUNDLING.minify,
-    sourcemap: STACK_BUNDLING.sourceMap,
-    sourcesContent: STACK_BUNDLING.sourcesContent,
-    external: [...STACK_BUNDLING.externalModules],
-    logLevel: STACK_BUNDLING.logLevel,
-    banner: { js: STACK_BUNDLING.banner },
-    mainFields: [...STACK_BUNDLING.mainFields],
+    minify: bundling.minify ?? false,
+    // SourceMapMode.DEFAULT is `--sourcemap` (linked); the other modes are esbuild's own names.
+    sourcemap: sourceMap === undefined ? false : sourceMap === 'default' ? true : sourceMap,
+    sourcesContent: bundling.sourcesContent ?? true,
+    external: [...bundling.externalModules],
+    ...(bundling.logLevel === undefined ? {} : { logLevel: bundling.logLevel }),
+    ...(bundling.banner === undefined ? {} : { banner: { js: bundling.banner } }),
+    ...(bundling.mainFields === undefined ? {} : { mainFields: [...bundling.mainFields] }),
+    ...(Object.keys(alias).length === 0 ? {} : { alias }),
     // Not an output option: esbuild's record of what went into the bundle, for the size analysis.
     metafile: true,
   };

@@ -4,18 +4,31 @@
  * the same settings. Runs are interleaved in a new random order each time; medians are reported.
  *
  * The processes get the environment the stack gives the functions (Powertools names, log level,
- * NODE_OPTIONS=--enable-source-maps) plus fake ARNs and region, so module-scope wiring
- * (functions/aws.ts → awsServices()) constructs its AWS clients without calling AWS. A separate,
- * untimed run per bundle proves that: it fails if the import opens any TCP connection or sends UDP.
+ * NODE_OPTIONS=--enable-source-maps) plus what the Lambda runtime sets (so the Powertools Tracer is on, as it is on Lambda with active tracing), fake ARNs
+ * and a fake region, so module-scope wiring (functions/aws.ts → awsServices()) constructs its AWS
+ * clients without calling AWS. A separate, untimed run per bundle proves that: it fails if the import
+ * opens any TCP connection or sends UDP. A diagnostic target shows the tokens bundle and the
+ * reference without source maps, to tell what `--enable-source-maps` costs.
  */
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { lambdaEntry } from '../../infra/bundling';
 import { BASELINE, type BuiltBundle, buildBundle, bytesByPackage, FUNCTIONS } from '../lib/bundling';
 import { benchTempDir } from '../lib/child';
 import { median, shuffled } from '../lib/stats';
 
 /** The stack's function environment (infra/token-broker.ts) with fake, syntactically valid values. */
 const FUNCTION_ENV: Record<string, string> = {
+  // Set by the Lambda runtime: the Powertools Tracer (and the X-Ray SDK's Lambda mode) turn on with them.
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  AWS_LAMBDA_FUNCTION_NAME: 'TokenBroker-BrokerTokensFunction-BENCH',
+  AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+  AWS_LAMBDA_LOG_FORMAT: 'JSON',
+  AWS_LAMBDA_LOG_LEVEL: 'INFO',
+  AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000',
+  AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+  LAMBDA_TASK_ROOT: '/var/task',
+  _HANDLER: 'index.handler',
   AWS_REGION: 'us-east-1',
   AWS_DEFAULT_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
@@ -85,7 +98,7 @@ export async function measureColdInit(options: ColdInitOptions) {
   const outDir = await benchTempDir('bundles-');
   const started = performance.now();
   const bundles: Record<string, BuiltBundle> = {};
-  for (const name of FUNCTIONS) bundles[name] = await buildBundle(name, `functions/${name}.ts`, outDir);
+  for (const name of FUNCTIONS) bundles[name] = await buildBundle(name, lambdaEntry(name), outDir);
   bundles[BASELINE] = await buildBundle(BASELINE, 'bench/lambda/dynamodb-only.ts', outDir);
   options.log(
     `  built ${Object.keys(bundles).length} bundles in ${((performance.now() - started) / 1000).toFixed(1)} s (${outDir})`,

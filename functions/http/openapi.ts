@@ -3,7 +3,7 @@
  * same zod schemas that validate requests, so the document cannot drift from what is enforced.
  * Served at `GET /openapi.json`.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PROVIDER_IDS } from '../../shared/domain/model';
 import {
   ACCOUNT_PATTERN,
@@ -16,7 +16,7 @@ import { type RouteSpec, routes } from '../routes';
 
 type JsonSchema = Record<string, unknown>;
 
-const schema = (type: z.ZodType): JsonSchema => {
+const schema = (type: z.core.$ZodType): JsonSchema => {
   const { $schema: _, ...rest } = z.toJSONSchema(type, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   return rest;
 };
@@ -33,32 +33,31 @@ const responses = {
       'provider_unavailable',
       'internal_error',
     ]),
-    message: z.string().describe('for a person; never a token or a provider body'),
+    message: z.string().check(z.describe('for a person; never a token or a provider body')),
   }),
   Token: z.object({
     provider: z.enum(PROVIDER_IDS),
     account: z.string(),
     access_token: z.string(),
     token_type: z.literal('Bearer'),
-    expires_at: z.iso.datetime().nullable().describe('null for a personal token without expiry'),
+    expires_at: z.nullable(z.iso.datetime()).check(z.describe('null for a personal token without expiry')),
     source: z.enum(['oauth', 'personal']),
     api_base_url: z.url(),
     stale: z
-      .literal(true)
-      .optional()
-      .describe('degraded mode: the refresh failed transiently, the stored token is still valid'),
+      .optional(z.literal(true))
+      .check(z.describe('degraded mode: the refresh failed transiently, the stored token is still valid')),
   }),
   Connection: z.object({
     provider: z.enum(PROVIDER_IDS),
     account: z.string(),
     source: z.enum(['oauth', 'personal']),
     status: z.enum(['active', 'reauthorization_required', 'expired', 'expiring']),
-    expires_at: z.iso.datetime().nullable(),
+    expires_at: z.nullable(z.iso.datetime()),
     connected_at: z.iso.datetime(),
-    refreshed_at: z.iso.datetime().nullable(),
-    reference: z.string().nullable(),
-    name: z.string().nullable().optional().describe('personal tokens'),
-    last_error: z.string().nullable().optional().describe('OAuth: the last refresh error code'),
+    refreshed_at: z.nullable(z.iso.datetime()),
+    reference: z.nullable(z.string()),
+    name: z.optional(z.nullable(z.string())).check(z.describe('personal tokens')),
+    last_error: z.optional(z.nullable(z.string())).check(z.describe('OAuth: the last refresh error code')),
   }),
   ConnectSession: z.object({ id: z.string(), connect_url: z.url(), expires_at: z.iso.datetime() }),
 } as const;
@@ -189,7 +188,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
   }
 }
 
-const QUERY_SCHEMAS: Record<string, z.ZodObject> = {
+const QUERY_SCHEMAS: Record<string, z.ZodMiniObject> = {
   'GET /tokens/{provider}/{account}': tokenQuerySchema,
   'GET /connections': listQuerySchema,
 };

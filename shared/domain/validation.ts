@@ -1,10 +1,20 @@
 /**
  * Request schemas (zod): the one place input is checked. A failure becomes an InvalidRequestError
  * whose message names the field, before anything is read, written or sent to a provider.
+ *
+ * Written with `zod/mini`, zod 4's functional API: the same parser and the same JSON Schema output
+ * (functions/http/openapi.ts), but a bundle holds only the checks it uses, where the chainable
+ * `zod` API brings all of zod (about 90 KB minified) into every Lambda function.
  */
-import * as z from 'zod';
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
 import { InvalidRequestError } from './errors';
 import { PROVIDER_IDS } from './model';
+
+// zod/mini leaves the default messages to the application (the chainable API loads English itself):
+// the checks without a message of their own keep their wording, e.g. "Invalid input: expected
+// string, received number".
+z.config(en());
 
 /** The contract's account rule: a lower-case DNS label (it is put into a host name). */
 export const ACCOUNT_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -14,74 +24,91 @@ export const providerSchema = z.enum(PROVIDER_IDS, {
 });
 export const accountSchema = z
   .string()
-  .regex(ACCOUNT_PATTERN, 'must be a lower-case DNS label (a-z, 0-9, inner hyphens, at most 63 characters)');
+  .check(
+    z.regex(
+      ACCOUNT_PATTERN,
+      'must be a lower-case DNS label (a-z, 0-9, inner hyphens, at most 63 characters)',
+    ),
+  );
 
 export const connectionPathSchema = z.object({ provider: providerSchema, account: accountSchema });
 
-const booleanFlag = z
-  .enum(['true', 'false'], { error: () => 'must be true or false' })
-  .transform((v) => v === 'true');
+const booleanFlag = z.pipe(
+  z.enum(['true', 'false'], { error: () => 'must be true or false' }),
+  z.transform((v) => v === 'true'),
+);
 
 /** The longest validity a caller may ask for: above a token's lifetime it would refresh on every call. */
 export const MAX_MIN_VALID_SECONDS = 43_200;
 
 const wholeNumber = (min: number, max: number) =>
   z
-    .string()
-    .regex(/^\d{1,9}$/, `must be a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+    .pipe(
+      z.string().check(z.regex(/^\d{1,9}$/, `must be a whole number from ${min} to ${max}`)),
+      z.transform(Number),
+    )
+    .check(z.refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`));
 
 export const tokenQuerySchema = z.strictObject({
-  min_valid_seconds: wholeNumber(0, MAX_MIN_VALID_SECONDS).default(300),
-  force_refresh: booleanFlag.default(false),
+  min_valid_seconds: z._default(wholeNumber(0, MAX_MIN_VALID_SECONDS), 300),
+  force_refresh: z._default(booleanFlag, false),
 });
 
-const printable = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
+const printable = (max: number, min?: number) =>
+  z.string().check(
+    z.maxLength(max, `must be at most ${max} characters`),
     // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+    z.regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'),
+    ...(min === undefined ? [] : [z.minLength(min, 'must not be empty')]),
+  );
 
 export const connectSessionBodySchema = z.strictObject({
   provider: providerSchema,
-  return_to: z
-    .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
-    .max(2048)
-    .optional(),
-  reference: printable(256).min(1, 'must not be empty').optional(),
+  return_to: z.optional(
+    z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).check(z.maxLength(2048)),
+  ),
+  reference: z.optional(printable(256, 1)),
 });
 
 export const listQuerySchema = z.strictObject({
-  provider: providerSchema.optional(),
-  status: z
-    .enum(['active', 'reauthorization_required', 'expired', 'expiring'], {
+  provider: z.optional(providerSchema),
+  status: z.optional(
+    z.enum(['active', 'reauthorization_required', 'expired', 'expiring'], {
       error: () => 'must be active, reauthorization_required, expired or expiring',
-    })
-    .optional(),
-  limit: wholeNumber(1, 100).default(50),
-  next_token: z.string().min(1).max(2048).optional(),
+    }),
+  ),
+  limit: z._default(wholeNumber(1, 100), 50),
+  next_token: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
 });
 
 export const personalTokenBodySchema = z.strictObject({
   token: z
     .string({ error: 'is required and must be a string' })
-    .min(8, 'must be at least 8 characters')
-    .max(4096, 'must be at most 4096 characters')
-    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
-  name: printable(100).min(1, 'must not be empty').optional(),
-  expires_at: z.iso
-    .datetime({ offset: true, error: 'must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z' })
-    .nullable()
-    .optional(),
+    .check(
+      z.minLength(8, 'must be at least 8 characters'),
+      z.maxLength(4096, 'must be at most 4096 characters'),
+      z.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+    ),
+  name: z.optional(printable(100, 1)),
+  expires_at: z.optional(
+    z.nullable(
+      z.iso.datetime({
+        offset: true,
+        error: 'must be an ISO 8601 date-time such as 2027-01-31T00:00:00Z',
+      }),
+    ),
+  ),
   /** Check the token with one cheap authenticated call to the provider before storing it. */
-  verify: z.boolean({ error: 'must be true or false' }).optional(),
+  verify: z.optional(z.boolean({ error: 'must be true or false' })),
 });
 
 /** Parses `input` with `schema`, naming the first bad field (prefixed with `where`) on failure. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where?: string): z.output<S> {
-  const result = schema.safeParse(input);
+export function parseInput<S extends z.core.$ZodType>(
+  schema: S,
+  input: unknown,
+  where?: string,
+): z.output<S> {
+  const result = z.safeParse(schema, input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.map(String).join('.') ?? '';

@@ -1,8 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { esbuildOptions } from '../../bench/lib/bundling';
+import { LAMBDA_BUNDLING, lambdaEntry } from '../../infra/bundling';
 import { EXTRA_ENV, LAMBDA_RUNTIME, METRICS } from '../../infra/token-broker';
 import { ENV, loadConfig } from '../../shared/config';
 import { type Json, type Resource, type Synth, synthBroker } from './support';
@@ -25,6 +29,22 @@ const envOf = (name: (typeof NAMES)[number]) =>
     string,
     Json
   >;
+
+/** The tokens bundle as bench/lib/bundling.ts builds it (once). */
+let benchBuild: Promise<{ code: Buffer }> | undefined;
+const benchTokensBundle = () => {
+  benchBuild ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-bundle-'));
+    try {
+      const outfile = join(dir, 'index.mjs');
+      await build(esbuildOptions(lambdaEntry('tokens'), outfile));
+      return { code: readFileSync(outfile) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+  return benchBuild;
+};
 
 /** The bundle directory of a function, staged in the cloud assembly. */
 const bundleDir = (name: (typeof NAMES)[number]): string => {
@@ -87,6 +107,15 @@ describe('Lambda functions', () => {
       expect(existsSync(join(dir, 'node_modules'))).toBe(false);
     },
   );
+
+  it('builds for the runtime it deploys to', () => {
+    expect(LAMBDA_BUNDLING.target).toBe(`node${/\d+/.exec(LAMBDA_RUNTIME.name)?.[0]}`);
+  });
+
+  it('ships the bundle the cold-start benchmark measures, byte for byte', async () => {
+    const { code } = await benchTokensBundle();
+    expect(code.equals(readFileSync(join(bundleDir('tokens'), 'index.mjs')))).toBe(true);
+  });
 
   it('enables source maps at run time', () => {
     for (const name of NAMES) expect(envOf(name).NODE_OPTIONS).toBe('--enable-source-maps');

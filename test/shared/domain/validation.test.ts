@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { InvalidRequestError } from '../../../shared/domain/errors';
 import {
   ACCOUNT_PATTERN,
@@ -23,7 +23,7 @@ function refusal(run: () => unknown): InvalidRequestError {
   throw new Error('expected an InvalidRequestError, nothing was thrown');
 }
 
-const refusalOf = <S extends z.ZodType>(schema: S, input: unknown, where: string) =>
+const refusalOf = <S extends z.core.$ZodType>(schema: S, input: unknown, where: string) =>
   refusal(() => parseInput(schema, input, where));
 
 describe('ACCOUNT_PATTERN', () => {
