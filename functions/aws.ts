@@ -28,7 +28,7 @@ import { SecretsManagerStore } from '../shared/adapters/secrets/secrets-manager-
 import { ConfigError, ENV, loadConfig } from '../shared/config';
 import { EnvelopeCipher } from '../shared/domain/crypto';
 import { systemClock } from '../shared/domain/ports';
-import { logEventSink } from '../shared/domain/telemetry';
+import { logEventSink, type MetricSink } from '../shared/domain/telemetry';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
@@ -50,6 +50,14 @@ export const metrics = new Metrics({ namespace: 'TokenBroker', serviceName: 'tok
  *   instrumentation and Lambda's invocation context for us.
  */
 export const tracer = new Tracer({ serviceName: 'token-broker' });
+
+/**
+ * The domain's counters as EMF metrics, with the one dimension Powertools adds (`service`): the
+ * stack's alarms watch exactly this dimension set (a test compares the two).
+ */
+export const awsMetricSink: MetricSink = {
+  count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value),
+};
 
 let services: Services | undefined;
 
@@ -94,8 +102,7 @@ export function awsServices(): Services {
       config.eventBusName === undefined
         ? logEventSink(portLog)
         : eventBridgeSink(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
-    // Only the service dimension: the stack's alarms watch exactly these metric names.
-    metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
+    metrics: awsMetricSink,
   });
   return services;
 }

@@ -7,7 +7,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { TokenBrokerStackProps } from './stack';
 
-/** Every context key the app reads, with what it means (also listed in infra/DEPLOY.md). */
+/** Every context key the app reads, with what it means (also listed in the README, "Deploy to AWS"). */
 export const CONTEXT_KEYS = {
   stackName: 'stack name (default TokenBroker); also the default secret prefix, lower-cased',
   lightspeedClientId:

@@ -54,6 +54,11 @@ export class TokenBrokerStack extends Stack {
       description: 'The DynamoDB table (retained on delete)',
       value: broker.table.tableName,
     });
+    new CfnOutput(this, 'TableKeyArn', {
+      description:
+        'KMS key of the table, the sealed tokens and the personal-token secrets (retained on delete)',
+      value: broker.tableKey.keyArn,
+    });
     new CfnOutput(this, 'SecretPrefix', {
       description: 'Secrets Manager name prefix; personal tokens are <prefix>personal/<provider>/<account>',
       value: broker.secretPrefix,

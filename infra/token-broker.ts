@@ -21,13 +21,7 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
-import {
-  Alarm,
-  ComparisonOperator,
-  MathExpression,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
@@ -103,7 +97,7 @@ export interface OAuthClientOptions {
   readonly clientId: string;
   /**
    * Complete ARN of an existing Secrets Manager secret whose value is the client secret.
-   * @default - the construct creates an empty secret; set its value after the first deploy (see infra/DEPLOY.md)
+   * @default - the construct creates a secret with a random placeholder; put the real value after the first deploy (README, "Deploy to AWS", step 4)
    */
   readonly clientSecretArn?: string;
   /** @default - the broker's read-only default set (`DEFAULT_LIGHTSPEED_SCOPES`) */
@@ -289,13 +283,13 @@ export class TokenBroker extends Construct {
         description:
           `${meta.label} OAuth client secret of token broker ${stack.stackName}. Created with a random ` +
           'placeholder: set the real value with `aws secretsmanager put-secret-value --secret-id <this ARN> ' +
-          '--secret-string <client secret>` (see infra/DEPLOY.md).',
+          '--secret-string <client secret>` (README, "Deploy to AWS", step 4).',
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
           'The OAuth client secret is issued by the provider developer portal and cannot be rotated by a ' +
-          'Lambda; operators rotate it there and put the new value (procedure in infra/DEPLOY.md).',
+          'Lambda; operators rotate it there and put the new value (README, "Deploy to AWS", step 5).',
       });
       clientSecrets[provider] = secret;
     }
@@ -729,22 +723,16 @@ export class TokenBroker extends Construct {
 
   private createAlarms(functions: Record<BrokerFunctionName, IFunction>): Alarm[] {
     const action = new SnsAction(this.alarmTopic);
-    // The application's EMF metrics carry `service` and, per provider, `provider` as dimensions.
-    // CloudWatch matches exact dimension sets, so watch both and add them up.
-    const appMetric = (metricName: string): MathExpression => {
-      const metric = (dimensionsMap: Record<string, string>): Metric =>
-        new Metric({ namespace: METRICS.namespace, metricName, dimensionsMap, statistic: 'Sum' });
-      const usingMetrics: Record<string, Metric> = { service: metric({ service: METRICS.service }) };
-      for (const provider of Object.keys(OAUTH_PROVIDERS)) {
-        usingMetrics[camel(provider)] = metric({ service: METRICS.service, provider });
-      }
-      return new MathExpression({
-        expression: `SUM([${Object.keys(usingMetrics).join(', ')}])`,
-        usingMetrics,
-        label: metricName,
+    // The application's EMF metrics (functions/aws.ts, awsMetricSink) carry one dimension, `service`;
+    // CloudWatch matches exact dimension sets, and a test compares this one with what the code emits.
+    const appMetric = (metricName: string): Metric =>
+      new Metric({
+        namespace: METRICS.namespace,
+        metricName,
+        dimensionsMap: { service: METRICS.service },
+        statistic: 'Sum',
         period: Duration.minutes(5),
       });
-    };
     const alarms: Alarm[] = [
       new Alarm(this, 'RefreshFailedAlarm', {
         alarmDescription:
@@ -816,11 +804,6 @@ function accessLogFormat(): AccessLogFormat {
     }),
   );
 }
-
-const camel = (name: string): string => {
-  const joined = pascal(name);
-  return joined.charAt(0).toLowerCase() + joined.slice(1);
-};
 
 const pascal = (name: string): string =>
   name

@@ -97,6 +97,8 @@ describe('HTTP API', () => {
     expect(apiUrl).toMatch(/^<BrokerApi[0-9A-F]+\.ApiEndpoint>$/);
     expect(render(outputs.LightspeedXRedirectUri?.Value)).toBe(`${apiUrl}/oauth/lightspeed-x/callback`);
     expect(render(outputs.TableName?.Value)).toMatch(/^<BrokerTable[0-9A-F]+>$/);
+    // The key the README's clean-up steps schedule for deletion once the table is gone.
+    expect(render(outputs.TableKeyArn?.Value)).toMatch(/^<BrokerTableKey[0-9A-F]+\.Arn>$/);
   });
 
   it('offers a managed policy that can invoke every backend route and no public one', () => {

@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { METRICS, OAUTH_PROVIDERS } from '../../infra/token-broker';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { awsMetricSink, metrics } from '../../functions/aws';
+import { METRICS } from '../../infra/token-broker';
+import type { MetricName } from '../../shared/domain/telemetry';
 import { type Json, type Resource, type Synth, synthBroker, TEST_PROPS } from './support';
 
 let synth: Synth;
@@ -77,40 +79,59 @@ describe('sweep schedule', () => {
 });
 
 describe('alarms', () => {
-  /** Alarms on an application metric: a math expression over the metric's dimension sets. */
   const appAlarm = (metricName: string) =>
-    alarms().find((alarm) =>
-      (alarm.Metrics as Record<string, Json>[] | undefined)?.some(
-        (query) =>
-          (query.MetricStat as { Metric: { MetricName: string } } | undefined)?.Metric.MetricName ===
-          metricName,
+    alarms().find((alarm) => alarm.MetricName === metricName && alarm.Namespace === METRICS.namespace);
+
+  /** What the Lambda code really emits for a counter: the EMF document Powertools prints. */
+  const emitted = (metricName: MetricName) => {
+    const printed: string[] = [];
+    // Powertools writes EMF to process.stdout through a Console of its own.
+    const log = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((line) => line.startsWith('{')),
+      );
+      return true;
+    });
+    try {
+      awsMetricSink.count(metricName);
+      metrics.publishStoredMetrics();
+    } finally {
+      log.mockRestore();
+    }
+    const emf = printed
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            _aws?: {
+              CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
+            };
+          } & Record<string, unknown>,
+      )
+      .find((document) => document._aws?.CloudWatchMetrics[0]?.Metrics.some((m) => m.Name === metricName));
+    const directive = emf?._aws?.CloudWatchMetrics[0];
+    return {
+      namespace: directive?.Namespace,
+      dimensionSets: (directive?.Dimensions ?? []).map((names) =>
+        Object.fromEntries(names.map((name) => [name, emf?.[name]])),
       ),
-    );
+    };
+  };
 
   it.each([METRICS.refreshFailed, METRICS.reauthorizationRequired])(
-    'alarms on %s, as the application emits it',
+    'alarms on %s with the namespace and dimensions the functions emit it with',
     (name) => {
       const alarm = appAlarm(name);
       expect(alarm, name).toBeDefined();
-      const queries = alarm?.Metrics as Record<string, Json>[];
-      const stats = queries.filter((query) => query.MetricStat !== undefined);
-      const dimensionSets = stats.map((query) => {
-        const metric = (
-          query.MetricStat as { Metric: { Namespace: string; Dimensions: { Name: string; Value: string }[] } }
-        ).Metric;
-        expect(metric.Namespace).toBe(METRICS.namespace);
-        expect((query.MetricStat as { Stat: string }).Stat).toBe('Sum');
-        return Object.fromEntries(metric.Dimensions.map((dimension) => [dimension.Name, dimension.Value]));
-      });
-      // Powertools adds `service` to every metric; the broker adds `provider` per refresh.
-      expect(dimensionSets).toContainEqual({ service: METRICS.service });
-      for (const provider of Object.keys(OAUTH_PROVIDERS)) {
-        expect(dimensionSets).toContainEqual({ service: METRICS.service, provider });
-      }
-      const expression = queries.find((query) => query.Expression !== undefined);
-      expect(expression?.Expression).toMatch(/^SUM\(\[/);
-      expect(expression?.ReturnData).not.toBe(false);
+      expect(alarm?.Statistic).toBe('Sum');
       expect(alarm?.TreatMissingData).toBe('notBreaching');
+      const dimensions = Object.fromEntries(
+        ((alarm?.Dimensions ?? []) as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]),
+      );
+      const { namespace, dimensionSets } = emitted(name);
+      expect(namespace).toBe(alarm?.Namespace);
+      expect(dimensionSets).toEqual([dimensions]);
     },
   );
 
