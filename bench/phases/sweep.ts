@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import pMap from 'p-map';
 import { createServices } from '../../functions/services';
-import { TABLE } from '../../shared/adapters/dynamodb/schema';
+import { sweepShardOf } from '../../shared/adapters/dynamodb/schema';
 import type { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
 import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
 import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
@@ -39,19 +39,6 @@ const { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: SCOPE } = SIMUL
 /** Due: expires in 5 minutes, inside the default 15-minute refresh margin. */
 const DUE_IN_MS = 5 * 60_000;
 
-/**
- * The sweep index's shard of a connection item: FNV-1a of its pk, as DynamoDbStore's private
- * `shardOf` computes it (replicated; the shape check below fails if the two drift apart).
- */
-function shardOf(pk: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < pk.length; i++) {
-    hash ^= pk.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % TABLE.sweepShards;
-}
-
 const pkOf = (key: ConnectionKey) => `conn#${key.provider}#${key.account}`;
 const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
 
@@ -73,7 +60,7 @@ async function connectionItem(cipher: TokenCipher, key: ConnectionKey, expiresAt
     failureCount: 0,
     gsiProvider: key.provider,
     gsiAccount: `${key.account}#oauth`,
-    sweepShard: shardOf(pk),
+    sweepShard: sweepShardOf(pk),
     sweepAt: expiresAt,
     version: 1,
   };

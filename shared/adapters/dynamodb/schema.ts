@@ -23,3 +23,13 @@ export const TABLE = {
   /** Shards of the sweep index; a power of two keeps the hash spread even. */
   sweepShards: 4,
 } as const;
+
+/** The sweep index shard of a connection item: FNV-1a of its `pk`, stable across processes. */
+export function sweepShardOf(pk: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < pk.length; i++) {
+    hash ^= pk.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % TABLE.sweepShards;
+}

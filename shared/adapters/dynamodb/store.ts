@@ -31,21 +31,11 @@ import {
 } from '../../domain/model';
 import type { ConnectionPage, ConnectionStore, ListQuery, SessionStore } from '../../domain/ports';
 import { ACCOUNT_PATTERN } from '../../domain/validation';
-import { TABLE } from './schema';
+import { sweepShardOf, TABLE } from './schema';
 
 type Item = Record<string, unknown>;
 
 const connectionPk = (key: ConnectionKey): string => `conn#${key.provider}#${key.account}`;
-
-/** FNV-1a: spreads accounts over the sweep index's shards, stable across processes. */
-function shardOf(pk: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < pk.length; i++) {
-    hash ^= pk.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % TABLE.sweepShards;
-}
 
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof Error &&
@@ -322,7 +312,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
         failureCount: 0,
         gsiProvider: key.provider,
         gsiAccount: `${key.account}#oauth`,
-        sweepShard: shardOf(pk),
+        sweepShard: sweepShardOf(pk),
         sweepAt: tokens.expiresAt,
       },
       LEASE_AND_FAILURE,
@@ -373,7 +363,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       accessToken: await this.cipher.seal(tokens.accessToken, key),
       expiresAt: tokens.expiresAt,
       sweepAt: tokens.expiresAt,
-      sweepShard: shardOf(connectionPk(key)),
+      sweepShard: sweepShardOf(connectionPk(key)),
       refreshedAt: refresh.now,
       failureCount: 0,
     };
@@ -470,7 +460,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
       item.expiresAt = connection.expiresAt;
       if (connection.expiringNotifiedAt === undefined) {
         // The sweep looks at a personal token when its expiring window opens.
-        item.sweepShard = shardOf(String(item.pk));
+        item.sweepShard = sweepShardOf(String(item.pk));
         item.sweepAt = connection.expiresAt - EXPIRING_WINDOW_MS;
       } else item.expiringNotifiedAt = connection.expiringNotifiedAt;
     }

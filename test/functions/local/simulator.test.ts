@@ -44,6 +44,20 @@ afterEach(async () => {
   await sim.close();
 });
 
+/** Replaces the simulator with one built with these options (on the test clock, a new port). */
+async function restartSimulator(options: Partial<ConstructorParameters<typeof LightspeedSimulator>[0]>) {
+  await sim.close();
+  sim = new LightspeedSimulator({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUris: [REDIRECT_URI],
+    now: () => clock,
+    ...options,
+  });
+  origin = await sim.listen(0);
+  urls = sim.urls(origin);
+}
+
 function authorizeUrl(overrides: Record<string, string | undefined> = {}): string {
   const params: Record<string, string | undefined> = {
     response_type: 'code',
@@ -419,17 +433,7 @@ describe('Lightspeed refresh', () => {
   });
 
   it('honours the includeStateOnDenial and registers options', async () => {
-    await sim.close();
-    sim = new LightspeedSimulator({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUris: [REDIRECT_URI],
-      includeStateOnDenial: true,
-      registers: 2,
-      now: () => clock,
-    });
-    origin = await sim.listen();
-    urls = sim.urls(origin);
+    await restartSimulator({ includeStateOnDenial: true, registers: 2 });
     expect(new URL(sim.consent(authorizeUrl(), 'deny')).searchParams.get('state')).toBe(STATE);
     const tokens = await connect();
     const response = await apiGet('demo-store', '/2.0/outlets', tokens.access_token);
@@ -447,16 +451,7 @@ describe('Lightspeed refresh', () => {
   });
 
   it('does not rotate when rotation is switched off', async () => {
-    await sim.close();
-    sim = new LightspeedSimulator({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUris: [REDIRECT_URI],
-      rotateRefreshTokens: false,
-      now: () => clock,
-    });
-    origin = await sim.listen();
-    urls = sim.urls(origin);
+    await restartSimulator({ rotateRefreshTokens: false });
     const first = await connect();
     const refreshed = await tokenCall('demo-store', refreshFields(first.refresh_token));
     expect(refreshed.status).toBe(200);
@@ -467,16 +462,7 @@ describe('Lightspeed refresh', () => {
 
 describe('Lightspeed token-endpoint rate limit', () => {
   it('answers calls over the per-retailer limit with 429 and an HTTP-date Retry-After, other retailers unaffected', async () => {
-    await sim.close();
-    sim = new LightspeedSimulator({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUris: [REDIRECT_URI],
-      now: () => clock,
-      tokenRateLimit: 2,
-    });
-    origin = await sim.listen(0);
-    urls = sim.urls(origin);
+    await restartSimulator({ tokenRateLimit: 2 });
     const first = await connect();
     const second = await tokenCall('demo-store', refreshFields(first.refresh_token));
     expect(second.status).toBe(200);
@@ -500,18 +486,7 @@ describe('Lightspeed state across a restart', () => {
     expect(snapshot.refreshTokens).toEqual([
       [refreshed.body.refresh_token, { domainPrefix: 'demo-store', scope: expect.any(String) }],
     ]);
-    await sim.close();
-
-    sim = new LightspeedSimulator({
-      clientId: CLIENT_ID,
-      clientSecret: CLIENT_SECRET,
-      redirectUris: [REDIRECT_URI],
-      now: () => clock,
-      restore: snapshot,
-      onTokensChanged: () => changes.push(clock),
-    });
-    origin = await sim.listen(0);
-    urls = sim.urls(origin);
+    await restartSimulator({ restore: snapshot, onTokensChanged: () => changes.push(clock) });
     expect((await apiGet('demo-store', '/2.0/outlets', refreshed.body.access_token ?? '')).status).toBe(200);
     expect((await tokenCall('demo-store', refreshFields(first.refresh_token))).body.error).toBe(
       'invalid_grant',
