@@ -12,6 +12,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STACK_BUNDLING, TOKENS_MEMORY_MB } from './lib/bundling';
 import { type Child, ROOT, startChild } from './lib/child';
+import { TOKEN_CALLS_PER_RETAILER } from './lib/runtime';
 import { median, round } from './lib/stats';
 import { measureColdInit } from './phases/cold-init';
 import { measureHttp } from './phases/http';
@@ -213,7 +214,7 @@ try {
       connections: { small: SETTINGS.sweep.small, large: SETTINGS.sweep.large, due: SETTINGS.sweep.due },
       timed_due: SETTINGS.sweep.timedDue,
       token_latency_ms: SETTINGS.sweep.tokenLatencyMs,
-      simulator_token_endpoint_rate_limit: null,
+      simulator_token_calls_per_retailer_per_5_minutes: TOKEN_CALLS_PER_RETAILER,
     };
   });
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import pMap from 'p-map';
 import { LightspeedSimulator } from '../../functions/local/simulator';
 import { serveParent } from '../lib/child';
-import { SIMULATOR_APP } from '../lib/runtime';
+import { SIMULATOR_APP, TOKEN_CALLS_PER_RETAILER } from '../lib/runtime';
 
 const {
   clientId: CLIENT_ID,
@@ -16,9 +16,6 @@ const {
   redirectUri: REDIRECT_URI,
   scope: SCOPE,
 } = SIMULATOR_APP;
-
-/** Token-endpoint calls the simulator allows per retailer in a 5-minute window. */
-export const TOKEN_CALLS_PER_RETAILER = 10;
 
 /** The simulator behind a server that records every answer of its token endpoint. */
 class ObservedSimulator {

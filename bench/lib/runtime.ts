@@ -24,6 +24,12 @@ export const SIMULATOR_APP = {
 } as const;
 
 /** The local runtime's API key in the HTTP measurement. */
+/**
+ * Token-endpoint calls the bench's simulator allows per retailer in a 5-minute window (an assumed
+ * number: Lightspeed documents only "its own, smaller limit"; see bench/children/simulator.ts).
+ */
+export const TOKEN_CALLS_PER_RETAILER = 10;
+
 export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef';
 
 /** The connection every fetch measurement reads. */
