@@ -217,7 +217,7 @@ export function createLocalServer(options: LocalServerOptions): Server {
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) throw error;
         res.setHeader('connection', 'close');
-        return sendJson(res, 413, {
+        return sendJson(res, 400, {
           error: 'invalid_request',
           message: `body: must be at most ${maxBody} bytes`,
         });
