@@ -193,15 +193,16 @@ export async function run(args: readonly string[], io: CliIo = processIo()): Pro
     .argument('<account>', 'the account')
     .option('--name <name>', 'a label, e.g. "ERP sync"')
     .option('--expires-at <date-time>', 'when the token expires (ISO 8601, e.g. 2027-03-01T00:00:00Z)')
+    .option('--verify', 'have the broker check the token with one call to the provider first')
     .addHelpText(
       'after',
-      '\nExamples:\n  token-broker personal-token put xentral acme --name "ERP sync" < token.txt',
+      '\nExamples:\n  token-broker personal-token put xentral acme --name "ERP sync" --verify < token.txt',
     )
     .action(
       async (
         provider: Provider,
         account: string,
-        options: { name?: string; expiresAt?: string },
+        options: { name?: string; expiresAt?: string; verify?: boolean },
         command: Command,
       ) => {
         const client = await connect(command);
@@ -210,6 +211,7 @@ export async function run(args: readonly string[], io: CliIo = processIo()): Pro
           token,
           ...(options.name === undefined ? {} : { name: options.name }),
           ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }),
+          ...(options.verify === true ? { verify: true } : {}),
         });
         output(stored, () => `Stored personal token.\n${connectionFields(stored, now())}`);
       },

@@ -213,6 +213,7 @@ export class TokenBrokerClient {
         token: input.token,
         ...(input.name === undefined ? {} : { name: input.name }),
         ...(input.expiresAt === undefined ? {} : { expires_at: input.expiresAt }),
+        ...(input.verify === true ? { verify: true } : {}),
       },
     });
   }

@@ -82,4 +82,6 @@ export interface PersonalTokenInput {
   readonly name?: string;
   /** ISO date-time, or null for a token without expiry. */
   readonly expiresAt?: string | null;
+  /** Let the broker check the token with one cheap call to the provider before storing it. */
+  readonly verify?: boolean;
 }

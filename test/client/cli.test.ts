@@ -161,6 +161,22 @@ describe('token-broker CLI', () => {
     expect(list.stdout).not.toContain(secret);
   });
 
+  it('has the broker verify the token with --verify, refusing one the provider does not accept', async () => {
+    const unknown = await cli(['personal-token', 'put', 'xentral', 'cli-verify', '--verify'], {
+      stdin: 'not-a-token-xentral-knows\n',
+    });
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.stderr).toContain('invalid_request');
+    expect((await t.json('/connections/xentral/cli-verify')).status).toBe(404);
+
+    const known = t.broker.xentralSimulator!.createToken('cli-verify');
+    const put = await cli(['personal-token', 'put', 'xentral', 'cli-verify', '--verify'], {
+      stdin: `${known}\n`,
+    });
+    expect(put.code, put.stderr).toBe(0);
+    expect((await t.json<TokenBody>('/tokens/xentral/cli-verify')).body.access_token).toBe(known);
+  });
+
   it('refuses to store an empty token', async () => {
     const { code, stderr } = await cli(['personal-token', 'put', 'xentral', 'empty-acme'], { stdin: '' });
     expect(code).toBe(EXIT.usage);
