@@ -74,19 +74,19 @@ export class ConnectService {
     const { providers, clientId, clock, sessions, publicUrl, returnToOrigins } = this.deps;
     if (providers[input.provider].oauth === undefined) {
       throw new InvalidRequestError(
-        'provider',
+        'body.provider',
         `${input.provider} has no OAuth flow; store its personal access token with PUT /personal-tokens/${input.provider}/{account}`,
       );
     }
     if (clientId(input.provider) === undefined) {
       throw new InvalidRequestError(
-        'provider',
+        'body.provider',
         `${input.provider} is not configured on this broker (no client id)`,
       );
     }
     if (input.returnTo !== undefined && !returnToOrigins.includes(new URL(input.returnTo).origin)) {
       throw new InvalidRequestError(
-        'return_to',
+        'body.return_to',
         `origin ${new URL(input.returnTo).origin} is not allowed (BROKER_RETURN_TO_ORIGINS)`,
       );
     }

@@ -123,14 +123,14 @@ export class ConnectionService {
     const expiresAt =
       input.expiresAt === undefined || input.expiresAt === null ? undefined : Date.parse(input.expiresAt);
     if (expiresAt !== undefined && expiresAt <= now) {
-      throw new InvalidRequestError('expires_at', 'is in the past; the token would be unusable');
+      throw new InvalidRequestError('body.expires_at', 'is in the past; the token would be unusable');
     }
     const provider = providers[key.provider];
     const maxDays = provider.personalTokenMaxDays;
     // A day of slack for time zones and clocks; beyond that no real token of this provider exists.
     if (maxDays !== undefined && expiresAt !== undefined && expiresAt - now > (maxDays + 1) * DAY_MS) {
       throw new InvalidRequestError(
-        'expires_at',
+        'body.expires_at',
         `${provider.displayName} personal access tokens expire within ${maxDays} days of creation; check the date`,
       );
     }
@@ -195,16 +195,16 @@ export class ConnectionService {
     logger.info('personal token verified', { ...key, status });
     if (status === 401)
       throw new InvalidRequestError(
-        'token',
+        'body.token',
         `${providers[key.provider].displayName} refused this token (401)`,
       );
     if (status === 404)
       throw new InvalidRequestError(
-        'account',
+        'path.account',
         `${providers[key.provider].displayName} does not know this account (404)`,
       );
     if (!(status >= 200 && status < 300) && status !== 403) {
-      throw new InvalidRequestError('token', `the provider answered ${status} to the verification call`);
+      throw new InvalidRequestError('body.token', `the provider answered ${status} to the verification call`);
     }
   }
 

@@ -131,7 +131,7 @@ interface Cursor {
 
 const encodeCursor = (cursor: Cursor): string => Buffer.from(JSON.stringify(cursor)).toString('base64url');
 
-const foreignCursor = () => new InvalidRequestError('next_token', 'is not a token this broker issued');
+const foreignCursor = () => new InvalidRequestError('query.next_token', 'is not a token this broker issued');
 
 /**
  * A cursor this store issued for `partitions`. Its start key goes to DynamoDB as ExclusiveStartKey,
@@ -154,7 +154,7 @@ function decodeCursor(token: string, partitions: readonly ProviderId[]): Cursor 
   if (partition === undefined) {
     // A cursor of the unfiltered listing used with a provider filter.
     if (partitions.length === 1 && p < PROVIDER_IDS.length) {
-      throw new InvalidRequestError('next_token', 'does not belong to this provider filter');
+      throw new InvalidRequestError('query.next_token', 'does not belong to this provider filter');
     }
     throw foreignCursor();
   }
@@ -163,7 +163,7 @@ function decodeCursor(token: string, partitions: readonly ProviderId[]): Cursor 
   if (startKey === undefined) throw foreignCursor();
   if (startKey.gsiProvider !== partition) {
     if (partitions.length === 1) {
-      throw new InvalidRequestError('next_token', 'does not belong to this provider filter');
+      throw new InvalidRequestError('query.next_token', 'does not belong to this provider filter');
     }
     throw foreignCursor();
   }

@@ -111,7 +111,7 @@ describe('personal-token lifecycle', () => {
     const refused = await put('xentral', 'unverified', { token: 'not-a-real-xentral-token', verify: true });
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ error: 'invalid_request' });
-    expect(String(refused.body.message)).toMatch(/^token: .*401/);
+    expect(String(refused.body.message)).toMatch(/^body\.token: .*401/);
     expect((await t.json('/connections/xentral/unverified')).status).toBe(404);
   });
 

@@ -285,7 +285,7 @@ describe('DynamoDbStore.list cursors', () => {
   ])('refuses %s with 400 naming next_token', async (_, cursor) => {
     const error = await page(cursor).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InvalidRequestError);
-    expect((error as InvalidRequestError).field).toBe('next_token');
+    expect((error as InvalidRequestError).field).toBe('query.next_token');
     expect(f.requests.filter((request) => request.command === 'Query')).toEqual([]);
   });
 
