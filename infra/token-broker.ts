@@ -174,6 +174,18 @@ const TABLE_ACTIONS = [
 ];
 /** What DynamoDB (table items) and Secrets Manager (personal-token secrets) need to use the key for a caller. */
 const KEY_VIA_SERVICE_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+
+/**
+ * Direct KMS use of each function on the token data keys: public only seals the tokens of a new
+ * connection; tokens and sweep open refresh tokens and seal refreshed ones; admin never touches a
+ * token (metadata reads open nothing).
+ */
+export const TOKEN_DATA_KEY_ACTIONS: Readonly<Record<BrokerFunctionName, readonly string[]>> = {
+  public: ['kms:GenerateDataKey'],
+  tokens: ['kms:Decrypt', 'kms:GenerateDataKey'],
+  sweep: ['kms:Decrypt', 'kms:GenerateDataKey'],
+  admin: [],
+};
 const PERSONAL_TOKEN_READ_ACTIONS = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
 const PERSONAL_TOKEN_WRITE_ACTIONS = [
   'secretsmanager:CreateSecret',
@@ -420,13 +432,13 @@ export class TokenBroker extends Construct {
     // Least privilege, function by function.
     for (const name of Object.keys(functions) as BrokerFunctionName[]) {
       const role = functions[name].role!;
-      // The provider index: admin lists and counts; public counts stores per app after a connect
-      // (the unapproved-app warning). Only the sweep queries the sweep index.
+      // The provider index: admin lists. The sweep index: the sweep finds what is due; admin and
+      // public count the stores connected per app on it (the unapproved-app limit).
       const indexes =
-        name === 'sweep'
-          ? [TABLE.sweepIndex.name]
-          : name === 'admin' || name === 'public'
-            ? [TABLE.providerIndex.name]
+        name === 'admin'
+          ? [TABLE.providerIndex.name, TABLE.sweepIndex.name]
+          : name === 'sweep' || name === 'public'
+            ? [TABLE.sweepIndex.name]
             : [];
       role.addToPrincipalPolicy(
         new PolicyStatement({
@@ -438,6 +450,10 @@ export class TokenBroker extends Construct {
           ],
         }),
       );
+      // The table key through the services: every function reads the table; only the functions that
+      // read (tokens) or write (admin) personal-token secrets use it through Secrets Manager (the client
+      // secrets are under the aws/secretsmanager key).
+      const services = name === 'tokens' || name === 'admin' ? ['dynamodb', 'secretsmanager'] : ['dynamodb'];
       role.addToPrincipalPolicy(
         new PolicyStatement({
           sid: 'TableKeyThroughServices',
@@ -445,30 +461,30 @@ export class TokenBroker extends Construct {
           resources: [this.tableKey.keyArn],
           conditions: {
             StringEquals: {
-              'kms:ViaService': ['dynamodb', 'secretsmanager'].map(
-                (service) => `${service}.${stack.region}.${stack.urlSuffix}`,
-              ),
+              'kms:ViaService': services.map((service) => `${service}.${stack.region}.${stack.urlSuffix}`),
             },
           },
         }),
       );
-      // Direct use, only with the broker's encryption context: the functions that seal tokens generate
-      // data keys; admin only opens them (GET /connections/{provider}/{account} reads the credentials).
-      role.addToPrincipalPolicy(
-        new PolicyStatement({
-          sid: 'TokenDataKeys',
-          actions: name === 'admin' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [this.tableKey.keyArn],
-          conditions: {
-            StringEquals: Object.fromEntries(
-              Object.entries(TOKEN_DATA_KEY_CONTEXT).map(([key, value]) => [
-                `kms:EncryptionContext:${key}`,
-                value,
-              ]),
-            ),
-          },
-        }),
-      );
+      // Direct use, only with the broker's encryption context (TOKEN_DATA_KEY_ACTIONS says who does what).
+      const dataKeyActions = TOKEN_DATA_KEY_ACTIONS[name];
+      if (dataKeyActions.length > 0) {
+        role.addToPrincipalPolicy(
+          new PolicyStatement({
+            sid: 'TokenDataKeys',
+            actions: [...dataKeyActions],
+            resources: [this.tableKey.keyArn],
+            conditions: {
+              StringEquals: Object.fromEntries(
+                Object.entries(TOKEN_DATA_KEY_CONTEXT).map(([key, value]) => [
+                  `kms:EncryptionContext:${key}`,
+                  value,
+                ]),
+              ),
+            },
+          }),
+        );
+      }
       if (name !== 'admin') {
         for (const secret of Object.values(clientSecrets)) secret.grantRead(role);
       }

@@ -83,7 +83,7 @@ export class ConnectionService {
   async get(key: ConnectionKey): Promise<ConnectionMetadata> {
     const { store, providers, clock } = this.deps;
     // The token route's precedence, reading the personal token only when it can matter.
-    const oauth = providers[key.provider].oauth === undefined ? undefined : await store.getOAuth(key);
+    const oauth = providers[key.provider].oauth === undefined ? undefined : await store.getOAuthRecord(key);
     const effective = oauth?.status === 'active' ? oauth : ((await store.getPersonal(key)) ?? oauth);
     if (effective === undefined) throw new NotFoundError(`no connection for ${key.provider}/${key.account}`);
     return toMetadata(effective, clock.now());

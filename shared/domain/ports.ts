@@ -36,6 +36,8 @@ export interface ConnectionStore {
    * token is neither opened nor returned: acquireLease hands it out).
    */
   getOAuth(key: ConnectionKey): Promise<OAuthConnection | undefined>;
+  /** The OAuth connection's metadata only: no token is opened (metadata routes need no key). */
+  getOAuthRecord(key: ConnectionKey): Promise<OAuthRecord | undefined>;
   /** The account's personal-token metadata, read consistently. */
   getPersonal(key: ConnectionKey): Promise<PersonalConnection | undefined>;
   /** Stores tokens from a finished authorization: active again, lease and failures cleared. */

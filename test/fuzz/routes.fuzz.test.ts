@@ -302,6 +302,7 @@ const personalTokenBody = fc
         fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
         fc.constantFrom(null, '2999-01-01T00:00:00Z', 'tomorrow', 0),
       ),
+      verify: fc.oneof(fc.boolean(), fc.constantFrom('true', 1, null)),
     },
     { requiredKeys: [] },
   )
@@ -338,6 +339,7 @@ const validBodies: Partial<Record<string, fc.Arbitrary<string>>> = {
             .integer({ min: 1, max: 3_000 })
             .map((days) => new Date(Date.now() + days * 86_400_000).toISOString()),
         ),
+        verify: fc.boolean(),
       },
       { requiredKeys: ['token'] },
     )
@@ -491,8 +493,17 @@ function authorized(headersSent: Record<string, string>): boolean {
   return match?.[1] === TEST_API_KEY;
 }
 
+/** Every call the broker made to a provider: token endpoint, Lightspeed API and Xentral API. */
+const outboundCalls = () => {
+  const lightspeed = t.simulator.stats();
+  return {
+    token: lightspeed.tokenCalls,
+    api: lightspeed.apiCalls + t.broker.xentralSimulator!.stats().apiCalls,
+  };
+};
+
 async function check(fuzz: FuzzRequest): Promise<void> {
-  const callsBefore = t.simulator.stats().tokenCalls;
+  const before = outboundCalls();
   const response = await send(fuzz);
   const url = new URL(fuzz.path, 'http://localhost');
   const { route, params } = routeOf(fuzz.method, url.pathname);
@@ -556,8 +567,23 @@ async function check(fuzz: FuzzRequest): Promise<void> {
     route?.path === '/tokens/{provider}/{account}' &&
     params.provider === 'lightspeed-x' &&
     params.account === CONNECTED;
-  if (!mayCallProvider)
-    expect(t.simulator.stats().tokenCalls, `provider called by ${context}`).toBe(callsBefore);
+  if (!mayCallProvider) expect(outboundCalls().token, `provider called by ${context}`).toBe(before.token);
+  // Only a PUT of a personal token with "verify": true, for a valid account, by the backend, may call
+  // the provider's API (one cheap authenticated call).
+  let verifies = false;
+  try {
+    verifies = (JSON.parse(fuzz.body ?? 'null') as { verify?: unknown } | null)?.verify === true;
+  } catch {
+    verifies = false;
+  }
+  const mayCallApi =
+    route?.path === '/personal-tokens/{provider}/{account}' &&
+    fuzz.method === 'PUT' &&
+    authorized(fuzz.headers) &&
+    ACCOUNT_PATTERN.test(params.account ?? '') &&
+    verifies;
+  if (!mayCallApi) expect(outboundCalls().api, `provider API called by ${context}`).toBe(before.api);
+  else expect(outboundCalls().api - before.api, context).toBeLessThanOrEqual(1);
 }
 
 const options = { numRuns: RUNS, plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS)] };
@@ -576,7 +602,7 @@ describe('fuzzing every route', () => {
     await fc.assert(fc.asyncProperty(anyRequest, check), { ...options, numRuns: 200 });
   }, 30_000);
 
-  it('never calls the provider for an account that is not a DNS label, even with force_refresh', async () => {
+  it('never calls the provider for an account that is not a DNS label, even with force_refresh or verify', async () => {
     const invalidAccount = fc
       .oneof(oddSegment, encodedText(70), hugeSegment)
       .filter((raw) => !ACCOUNT_PATTERN.test(safeDecode(new URL(`/x/${raw}`, 'http://l').pathname.slice(3))));
@@ -590,7 +616,16 @@ describe('fuzzing every route', () => {
           headers: { authorization: `Bearer ${TEST_API_KEY}` },
         });
         expect([400, 404]).toContain(response.status);
+        const calls2 = outboundCalls();
+        const verify = await send({
+          method: 'PUT',
+          path: `/personal-tokens/xentral/${account}`,
+          headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: 'pat_fuzz_verify_0123456789', verify: true }),
+        });
+        expect([400, 404]).toContain(verify.status);
         expect(t.simulator.stats().tokenCalls).toBe(calls);
+        expect(outboundCalls()).toEqual(calls2);
       }),
       { ...options, numRuns: 150 },
     );

@@ -99,14 +99,14 @@ describe('IAM least privilege', () => {
     ).toBe(false);
   });
 
-  it('lets only the sweep query the sweep index, and only admin and public (store counts) the provider index', () => {
+  it('lets the sweep, admin and public (store counts) query the sweep index, and only admin the provider index', () => {
     const index = (name: string) => `<${ids.table}.Arn>/index/${name}`;
     for (const name of NAMES) {
       expect(allows(statements[name], 'dynamodb:Query', index(TABLE.sweepIndex.name)), name).toBe(
-        name === 'sweep',
+        name !== 'tokens',
       );
       expect(allows(statements[name], 'dynamodb:Query', index(TABLE.providerIndex.name)), name).toBe(
-        name === 'admin' || name === 'public',
+        name === 'admin',
       );
     }
   });
@@ -119,34 +119,43 @@ describe('IAM least privilege', () => {
       Object.entries(TOKEN_DATA_KEY_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v]),
     );
 
-    it.each(NAMES)('%s may use it through DynamoDB and Secrets Manager, and no other key', (name) => {
-      for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']) {
-        for (const service of ['dynamodb', 'secretsmanager']) {
-          expect(allows(statements[name], action, key(), via(service)), `${action} via ${service}`).toBe(
-            true,
-          );
-          expect(allows(statements[name], action, OTHER_KEY, via(service)), action).toBe(false);
+    it.each(NAMES)(
+      '%s may use it through DynamoDB (and Secrets Manager if it needs personal tokens), and no other key',
+      (name) => {
+        const personalTokens = name === 'tokens' || name === 'admin';
+        for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']) {
+          for (const service of ['dynamodb', 'secretsmanager']) {
+            expect(allows(statements[name], action, key(), via(service)), `${action} via ${service}`).toBe(
+              service === 'dynamodb' || personalTokens,
+            );
+            expect(allows(statements[name], action, OTHER_KEY, via(service)), action).toBe(false);
+          }
+          expect(allows(statements[name], action, key(), via('s3')), `${action} via s3`).toBe(false);
         }
-        expect(allows(statements[name], action, key(), via('s3')), `${action} via s3`).toBe(false);
-      }
-      expect(allows(statements[name], 'kms:ScheduleKeyDeletion', key(), via('dynamodb'))).toBe(false);
-    });
+        expect(allows(statements[name], 'kms:ScheduleKeyDeletion', key(), via('dynamodb'))).toBe(false);
+      },
+    );
 
-    it.each(NAMES)('%s may use it directly only with the token data-key encryption context', (name) => {
-      const seals = name !== 'admin';
-      expect(allows(statements[name], 'kms:Decrypt', key(), tokenContext)).toBe(true);
-      expect(allows(statements[name], 'kms:GenerateDataKey', key(), tokenContext)).toBe(seals);
-      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt']) {
-        expect(allows(statements[name], action, key()), `${action} without context`).toBe(false);
-        expect(
-          allows(statements[name], action, key(), {
-            ...tokenContext,
-            'kms:EncryptionContext:purpose': 'other',
-          }),
-          `${action} with another context`,
-        ).toBe(false);
-      }
-    });
+    it.each(NAMES)(
+      '%s may use it directly only as it needs, and only with the token data-key context',
+      (name) => {
+        // public seals a new connection's tokens; tokens and sweep also open refresh tokens; admin neither.
+        const seals = name !== 'admin';
+        const opens = name === 'tokens' || name === 'sweep';
+        expect(allows(statements[name], 'kms:Decrypt', key(), tokenContext)).toBe(opens);
+        expect(allows(statements[name], 'kms:GenerateDataKey', key(), tokenContext)).toBe(seals);
+        for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt']) {
+          expect(allows(statements[name], action, key()), `${action} without context`).toBe(false);
+          expect(
+            allows(statements[name], action, key(), {
+              ...tokenContext,
+              'kms:EncryptionContext:purpose': 'other',
+            }),
+            `${action} with another context`,
+          ).toBe(false);
+        }
+      },
+    );
 
     it('matches the encryption context the KMS adapter actually sends', async () => {
       const kms = mockClient(KMSClient);

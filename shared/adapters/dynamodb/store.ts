@@ -277,6 +277,11 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     };
   }
 
+  async getOAuthRecord(key: ConnectionKey): Promise<OAuthRecord | undefined> {
+    const { Item: item } = await this.client.send(this.getCommand(key, 'oauth'));
+    return item === undefined ? undefined : toOAuthRecord(item);
+  }
+
   async getPersonal(key: ConnectionKey): Promise<PersonalConnection | undefined> {
     const { Item: item } = await this.client.send(this.getCommand(key, 'personal'));
     return item === undefined ? undefined : toPersonal(item);
@@ -487,35 +492,41 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     }
   }
 
+  /**
+   * Counted on the sparse, keys-only sweep index, which holds exactly the active OAuth connections
+   * (and personal tokens nearing expiry, filtered out here): a few bytes per store instead of whole
+   * items, so a listing stays cheap however many stores there are. A connection marked
+   * reauthorization_required has left the index: its store most likely disconnected the app.
+   */
   async countOAuthConnections(provider: ProviderId) {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: TABLE.providerIndex.name,
-          KeyConditionExpression: '#gp = :gp',
-          // A store whose refresh token was refused has most likely disconnected the app.
-          FilterExpression: '#source = :oauth AND (attribute_not_exists(#status) OR #status <> :dead)',
-          ExpressionAttributeNames: {
-            '#gp': TABLE.providerIndex.partitionKey,
-            '#source': 'source',
-            '#status': 'status',
-          },
-          ExpressionAttributeValues: {
-            ':gp': provider,
-            ':oauth': 'oauth',
-            ':dead': 'reauthorization_required',
-          },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += result.Count ?? 0;
-      startKey = result.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return count;
+    const counts = await Promise.all(
+      Array.from({ length: TABLE.sweepShards }, async (_, shard) => {
+        let count = 0;
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const result = await this.client.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: TABLE.sweepIndex.name,
+              KeyConditionExpression: '#shard = :shard',
+              FilterExpression: '#sk = :oauth AND begins_with(#pk, :prefix)',
+              ExpressionAttributeNames: { '#shard': TABLE.sweepIndex.partitionKey, '#sk': 'sk', '#pk': 'pk' },
+              ExpressionAttributeValues: {
+                ':shard': shard,
+                ':oauth': 'oauth',
+                ':prefix': connectionPk({ provider, account: '' }),
+              },
+              Select: 'COUNT',
+              ExclusiveStartKey: startKey,
+            }),
+          );
+          count += result.Count ?? 0;
+          startKey = result.LastEvaluatedKey;
+        } while (startKey !== undefined);
+        return count;
+      }),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   async deletePersonal(key: ConnectionKey) {

@@ -1,9 +1,10 @@
 /**
  * What a SaaS backend can react to: domain events for every connection change, the personal-token
  * lifecycle (expiring status, the sweep's announcement, Xentral's 180-day rule, verification), and
- * the count of stores per provider app with the unapproved-app warning.
+ * the count of stores per provider app with the unapproved-app warning; and the audit of reads.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { apiKeyId } from '../../../functions/local/server';
 import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
 
 const DAY = 86_400_000;
@@ -180,5 +181,45 @@ describe('stores per provider app', () => {
     expect(after.body.apps.find((a) => a.provider === 'lightspeed-x')?.connected_stores).toBe(
       (app?.connected_stores ?? 0) - 1,
     );
+  });
+});
+
+describe('audit of reads', () => {
+  it('records every token handed out or refused: who, which account, source, outcome, never the token', async () => {
+    await connect(t, 'audit-store');
+    const handed = await t.json<TokenBody>('/tokens/lightspeed-x/audit-store');
+    const refused = await t.json('/tokens/lightspeed-x/audit-nobody');
+    expect(handed.status).toBe(200);
+    expect(refused.status).toBe(404);
+
+    const audit = seen.lines.filter(
+      (line) => line.message === 'token handed out' || line.message === 'token refused',
+    );
+    expect(audit).toEqual([
+      {
+        level: 'info',
+        message: 'token handed out',
+        attributes: {
+          provider: 'lightspeed-x',
+          account: 'audit-store',
+          caller: apiKeyId(t.broker.apiKey),
+          source: 'oauth',
+          stale: false,
+          outcome: 'issued',
+        },
+      },
+      {
+        level: 'info',
+        message: 'token refused',
+        attributes: {
+          provider: 'lightspeed-x',
+          account: 'audit-nobody',
+          caller: apiKeyId(t.broker.apiKey),
+          outcome: 'not_found',
+        },
+      },
+    ]);
+    expect(apiKeyId(t.broker.apiKey)).toMatch(/^api-key:[0-9a-f]{12}$/);
+    expect(JSON.stringify(seen.lines)).not.toContain(handed.body.access_token);
   });
 });

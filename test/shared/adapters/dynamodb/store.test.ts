@@ -88,6 +88,41 @@ describe('DynamoDbStore reads for a token fetch', () => {
     expect(f.cipher.opened).toEqual([]);
   });
 
+  it("reads an OAuth connection's metadata for the metadata routes without opening any token", async () => {
+    const key = lightspeed('get-record');
+    await authorize(key);
+    f.reset();
+
+    const record = await f.store.getOAuthRecord(key);
+
+    expect(record).toMatchObject({ ...key, source: 'oauth', status: 'active' });
+    expect(record).not.toHaveProperty('accessToken');
+    expect(record).not.toHaveProperty('refreshToken');
+    expect(f.requests.map((request) => request.command)).toEqual(['Get']);
+    expect(f.cipher.opened).toEqual([]);
+  });
+
+  it('counts the active OAuth connections of a provider on the keys-only sweep index', async () => {
+    const before = await f.store.countOAuthConnections('lightspeed-x');
+    const live = lightspeed('count-live');
+    const dead = lightspeed('count-dead');
+    await authorize(live);
+    await authorize(dead);
+    const deadRecord = await f.store.getOAuthRecord(dead);
+    await f.store.markReauthorizationRequired(dead, {
+      version: deadRecord?.version ?? 0,
+      error: 'invalid_grant',
+      now: Date.now(),
+    });
+    await f.store.putPersonal(personal(lightspeed('count-personal'), Date.now() + 2 * HOUR));
+    f.reset();
+
+    expect(await f.store.countOAuthConnections('lightspeed-x')).toBe(before + 1);
+    expect(await f.store.countOAuthConnections('xentral')).toBe(0);
+    expect(new Set(f.requests.map((request) => request.input.IndexName))).toEqual(new Set(['sweep']));
+    expect(f.cipher.opened).toEqual([]);
+  });
+
   it('answers undefined for credentials that do not exist', async () => {
     expect(await f.store.getOAuth(lightspeed('nobody'))).toBeUndefined();
     expect(await f.store.getPersonal(lightspeed('nobody'))).toBeUndefined();
