@@ -502,31 +502,53 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     const counts = await Promise.all(
       Array.from({ length: TABLE.sweepShards }, async (_, shard) => {
         let count = 0;
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const result = await this.client.send(
-            new QueryCommand({
-              TableName: this.tableName,
-              IndexName: TABLE.sweepIndex.name,
-              KeyConditionExpression: '#shard = :shard',
-              FilterExpression: '#sk = :oauth AND begins_with(#pk, :prefix)',
-              ExpressionAttributeNames: { '#shard': TABLE.sweepIndex.partitionKey, '#sk': 'sk', '#pk': 'pk' },
-              ExpressionAttributeValues: {
-                ':shard': shard,
-                ':oauth': 'oauth',
-                ':prefix': connectionPk({ provider, account: '' }),
-              },
-              Select: 'COUNT',
-              ExclusiveStartKey: startKey,
-            }),
-          );
-          count += result.Count ?? 0;
-          startKey = result.LastEvaluatedKey;
-        } while (startKey !== undefined);
+        const pages = this.sweepIndexPages(shard, {
+          FilterExpression: '#sk = :oauth AND begins_with(#pk, :prefix)',
+          ExpressionAttributeNames: { '#sk': 'sk', '#pk': 'pk' },
+          ExpressionAttributeValues: {
+            ':oauth': 'oauth',
+            ':prefix': connectionPk({ provider, account: '' }),
+          },
+          Select: 'COUNT',
+        });
+        for await (const page of pages) count += page.Count ?? 0;
         return count;
       }),
     );
     return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** Every page of a query of one shard of the sweep index; `extra` adds conditions and names. */
+  private async *sweepIndexPages(
+    shard: number,
+    extra: {
+      readonly sortKeyCondition?: string;
+      readonly FilterExpression?: string;
+      readonly ExpressionAttributeNames?: Record<string, string>;
+      readonly ExpressionAttributeValues?: Record<string, unknown>;
+      readonly Select?: 'COUNT';
+    },
+  ) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE.sweepIndex.name,
+          KeyConditionExpression: `#shard = :shard${extra.sortKeyCondition === undefined ? '' : ` AND ${extra.sortKeyCondition}`}`,
+          ...(extra.FilterExpression === undefined ? {} : { FilterExpression: extra.FilterExpression }),
+          ExpressionAttributeNames: {
+            '#shard': TABLE.sweepIndex.partitionKey,
+            ...extra.ExpressionAttributeNames,
+          },
+          ExpressionAttributeValues: { ':shard': shard, ...extra.ExpressionAttributeValues },
+          ...(extra.Select === undefined ? {} : { Select: extra.Select }),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      yield result;
+      startKey = result.LastEvaluatedKey;
+    } while (startKey !== undefined);
   }
 
   async deletePersonal(key: ConnectionKey) {
@@ -589,30 +611,20 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
 
   async *findDue(before: number): AsyncIterable<ConnectionKey & { source: CredentialSource }> {
     for (let shard = 0; shard < TABLE.sweepShards; shard++) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const result = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: TABLE.sweepIndex.name,
-            KeyConditionExpression: '#shard = :shard AND #at < :before',
-            ExpressionAttributeNames: {
-              '#shard': TABLE.sweepIndex.partitionKey,
-              '#at': TABLE.sweepIndex.sortKey,
-            },
-            ExpressionAttributeValues: { ':shard': shard, ':before': before },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of result.Items ?? []) {
+      const pages = this.sweepIndexPages(shard, {
+        sortKeyCondition: '#at < :before',
+        ExpressionAttributeNames: { '#at': TABLE.sweepIndex.sortKey },
+        ExpressionAttributeValues: { ':before': before },
+      });
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) {
           const [, provider, account] = String(item.pk).split('#');
           const source: CredentialSource = item.sk === 'personal' ? 'personal' : 'oauth';
           if (provider !== undefined && account !== undefined) {
             yield { provider: provider as ProviderId, account, source };
           }
         }
-        startKey = result.LastEvaluatedKey;
-      } while (startKey !== undefined);
+      }
     }
   }
 
