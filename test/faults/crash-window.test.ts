@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
 import { LightspeedSimulator } from '../../functions/local/simulator';
-import { type BrokerProcess, connectThroughProcess, freePort, spawnBroker } from '../helpers/process';
+import {
+  type BrokerProcess,
+  connectThroughProcess,
+  freePort,
+  simulatorBrokerEnv,
+  spawnBroker,
+} from '../helpers/process';
 import { expectCleanError, expireLease, readLease, waitFor } from './helpers';
 
 const API_KEY = 'crash-window-key-0123456789';
@@ -55,15 +61,15 @@ beforeAll(async () => {
   [a, b] = (await Promise.all(
     ports.map((port) =>
       spawnBroker({
-        PORT: String(port),
-        BROKER_API_KEY: API_KEY,
-        BROKER_DATA_DIR: dataDir,
-        DYNAMODB_ENDPOINT: dynamodb.endpoint,
-        LIGHTSPEED_X_CLIENT_ID: CLIENT_ID,
-        LIGHTSPEED_X_CLIENT_SECRET: CLIENT_SECRET,
-        LIGHTSPEED_X_AUTHORIZE_URL: urls.authorizeUrl,
-        LIGHTSPEED_X_TOKEN_URL: urls.tokenUrl,
-        LIGHTSPEED_X_API_BASE_URL: urls.apiBaseUrl,
+        ...simulatorBrokerEnv({
+          port,
+          apiKey: API_KEY,
+          dataDir,
+          dynamodbEndpoint: dynamodb.endpoint,
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+          urls,
+        }),
         SWEEP_INTERVAL_SECONDS: '3600',
         POWERTOOLS_LOG_LEVEL: 'INFO',
       }),

@@ -23,6 +23,32 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The environment of a broker process with a Lightspeed app pointed at a standalone simulator, on a
+ * shared DynamoDB endpoint (processes sharing it share `dataDir` too: its keyring seals the tokens).
+ */
+export function simulatorBrokerEnv(options: {
+  readonly port: number;
+  readonly apiKey: string;
+  readonly dataDir: string;
+  readonly dynamodbEndpoint: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly urls: { authorizeUrl: string; tokenUrl: string; apiBaseUrl: string };
+}): Record<string, string> {
+  return {
+    PORT: String(options.port),
+    BROKER_API_KEY: options.apiKey,
+    BROKER_DATA_DIR: options.dataDir,
+    DYNAMODB_ENDPOINT: options.dynamodbEndpoint,
+    LIGHTSPEED_X_CLIENT_ID: options.clientId,
+    LIGHTSPEED_X_CLIENT_SECRET: options.clientSecret,
+    LIGHTSPEED_X_AUTHORIZE_URL: options.urls.authorizeUrl,
+    LIGHTSPEED_X_TOKEN_URL: options.urls.tokenUrl,
+    LIGHTSPEED_X_API_BASE_URL: options.urls.apiBaseUrl,
+  };
+}
+
 /** Starts `functions/local/main.ts` with `env` and waits until it prints its URL. */
 export async function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<BrokerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'functions/local/main.ts'], {

@@ -10,8 +10,14 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dyn
 import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
 import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
 import { DynamoDbStore, type DynamoDbStoreOptions } from '../../shared/adapters/dynamodb/store';
+import { loadConfig } from '../../shared/config';
 import { EnvelopeCipher, type TokenCipher } from '../../shared/domain/crypto';
 import type { ConnectionKey } from '../../shared/domain/model';
+import { type Logger, systemClock } from '../../shared/domain/ports';
+import { Refresher, type RefresherDeps } from '../../shared/domain/refresh';
+import { silentTelemetry } from '../../shared/domain/telemetry';
+import { createProviders } from '../../shared/providers';
+import type { HttpClient } from '../../shared/providers/types';
 
 /** One DynamoDB request as the client sent it. */
 export interface RecordedRequest {
@@ -115,4 +121,29 @@ export async function startStoreFixture(): Promise<StoreFixture> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A logger that drops everything. */
+export const SILENT_LOGGER: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/** Both providers, with a Lightspeed app configured (client id `client-id`). */
+export const TEST_PROVIDERS = createProviders(
+  loadConfig({ LIGHTSPEED_X_CLIENT_ID: 'client-id', LIGHTSPEED_X_CLIENT_SECRET: 'client-secret' }),
+);
+
+/** A Refresher over a fixture's store with a scripted token endpoint; the rest as the tests need it. */
+export function fixtureRefresher(
+  f: StoreFixture,
+  options: { http: HttpClient } & Partial<Pick<RefresherDeps, 'credentials' | 'retryPolicy'>>,
+): Refresher {
+  return new Refresher({
+    store: f.store,
+    providers: TEST_PROVIDERS,
+    credentials: async () => ({ clientId: 'client-id', clientSecret: 'client-secret' }),
+    clock: systemClock,
+    logger: SILENT_LOGGER,
+    owner: 'test',
+    telemetry: silentTelemetry(SILENT_LOGGER),
+    ...options,
+  });
 }

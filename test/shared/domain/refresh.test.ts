@@ -3,20 +3,11 @@
  * refresh token comes only from the write that took the lease, and the types keep it that way.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { loadConfig } from '../../../shared/config';
 import { ProviderUnavailableError } from '../../../shared/domain/errors';
 import type { ConnectionKey, LeasedConnection, OAuthConnection } from '../../../shared/domain/model';
-import { type Logger, systemClock } from '../../../shared/domain/ports';
-import { Refresher } from '../../../shared/domain/refresh';
-import { silentTelemetry } from '../../../shared/domain/telemetry';
-import { createProviders } from '../../../shared/providers';
+import type { Refresher } from '../../../shared/domain/refresh';
 import type { HttpClient, ProviderRequest } from '../../../shared/providers/types';
-import { type StoreFixture, startStoreFixture } from '../../helpers/store';
-
-const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-const providers = createProviders(
-  loadConfig({ LIGHTSPEED_X_CLIENT_ID: 'client-id', LIGHTSPEED_X_CLIENT_SECRET: 'client-secret' }),
-);
+import { fixtureRefresher, type StoreFixture, startStoreFixture } from '../../helpers/store';
 
 let f: StoreFixture;
 let refresher: Refresher;
@@ -42,16 +33,7 @@ const http: HttpClient = async (request) => {
 
 beforeAll(async () => {
   f = await startStoreFixture();
-  refresher = new Refresher({
-    store: f.store,
-    providers,
-    credentials: async () => ({ clientId: 'client-id', clientSecret: 'client-secret' }),
-    http,
-    clock: systemClock,
-    logger,
-    owner: 'test',
-    telemetry: silentTelemetry(logger),
-  });
+  refresher = fixtureRefresher(f, { http });
 });
 afterAll(() => f?.close());
 beforeEach(() => {
@@ -107,18 +89,12 @@ describe('Refresher when the client credentials cannot be read', () => {
   it('releases the lease at once and answers provider_unavailable, without calling the provider', async () => {
     const failing = { provider: 'lightspeed-x', account: 'no-secret' } as const;
     let secretStoreDown = true;
-    const refresherWithFlakySecret = new Refresher({
-      store: f.store,
-      providers,
+    const refresherWithFlakySecret = fixtureRefresher(f, {
+      http,
       credentials: async () => {
         if (secretStoreDown) throw new Error('secret store unreachable');
         return { clientId: 'client-id', clientSecret: 'client-secret' };
       },
-      http,
-      clock: systemClock,
-      logger,
-      owner: 'test',
-      telemetry: silentTelemetry(logger),
     });
     const now = Date.now();
     await f.store.saveAuthorization(

@@ -3,24 +3,25 @@
  * token endpoint: which credential wins, and what each fetch reads and opens to find out.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../shared/config';
 import { NotFoundError, ReauthorizationRequiredError } from '../../../shared/domain/errors';
 import type { ConnectionKey } from '../../../shared/domain/model';
-import { type Logger, type SecretStore, systemClock } from '../../../shared/domain/ports';
-import { Refresher } from '../../../shared/domain/refresh';
+import { type SecretStore, systemClock } from '../../../shared/domain/ports';
 import { personalTokenSecretName } from '../../../shared/domain/secret-names';
 import { silentTelemetry } from '../../../shared/domain/telemetry';
 import { TokenService } from '../../../shared/domain/tokens';
-import { createProviders } from '../../../shared/providers';
 import type { HttpClient, ProviderRequest } from '../../../shared/providers/types';
-import { type StoreFixture, startStoreFixture } from '../../helpers/store';
+import {
+  fixtureRefresher,
+  SILENT_LOGGER,
+  type StoreFixture,
+  startStoreFixture,
+  TEST_PROVIDERS,
+} from '../../helpers/store';
 
 const HOUR = 3_600_000;
 const PREFIX = 'test/';
-const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-const providers = createProviders(
-  loadConfig({ LIGHTSPEED_X_CLIENT_ID: 'client-id', LIGHTSPEED_X_CLIENT_SECRET: 'client-secret' }),
-);
+const logger = SILENT_LOGGER;
+const providers = TEST_PROVIDERS;
 
 /** Personal tokens in memory, by secret name. */
 class MemorySecrets implements SecretStore {
@@ -59,14 +60,8 @@ beforeAll(async () => {
   f = await startStoreFixture();
   secrets = new MemorySecrets();
   const telemetry = silentTelemetry(logger);
-  const refresher = new Refresher({
-    store: f.store,
-    providers,
-    credentials: async () => ({ clientId: 'client-id', clientSecret: 'client-secret' }),
+  const refresher = fixtureRefresher(f, {
     http,
-    clock: systemClock,
-    logger,
-    owner: 'test',
     retryPolicy: {
       attempts: 1,
       baseDelayMs: 1,
@@ -75,7 +70,6 @@ beforeAll(async () => {
       budgetMs: 1_000,
       maxRetryAfterSeconds: 1,
     },
-    telemetry,
   });
   service = new TokenService({
     store: f.store,
