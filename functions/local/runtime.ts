@@ -109,13 +109,9 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
   const demo = initial.lightspeed.clientId === undefined;
+  const simulatorStatePath = join(dataDir, 'simulator.json');
   // Before listening, so that a damaged file stops the start with nothing left open.
-  const savedSimulator = demo
-    ? {
-        statePath: join(dataDir, 'simulator.json'),
-        saved: await loadDemoSimulator(join(dataDir, 'simulator.json')),
-      }
-    : undefined;
+  const savedSimulator = demo ? await loadDemoSimulator(simulatorStatePath) : undefined;
 
   // Listen first: with PORT=0 the public URL (and the redirect URI) depends on the port we get.
   let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
@@ -145,18 +141,20 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   let xentralSimulator: XentralSimulator | undefined;
   const overrides: Record<string, string> = { [ENV.publicUrl]: publicUrl, [ENV.port]: String(port) };
   let simulatorWriter: ReturnType<typeof demoSimulatorWriter> | undefined;
-  if (demo) {
-    const { statePath, saved } = savedSimulator!;
-    const clientSecret = saved.clientSecret;
+  if (savedSimulator !== undefined) {
+    const { clientSecret } = savedSimulator;
     const lightspeed: LightspeedSimulator = new LightspeedSimulator({
       clientId: DEMO_CLIENT_ID,
       clientSecret,
       redirectUris: [`${publicUrl}/oauth/lightspeed-x/callback`],
       accessTokenTtlSeconds: Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 86_400) || 86_400,
-      restore: saved.tokens,
+      restore: savedSimulator.tokens,
       onTokensChanged: () => simulatorWriter?.changed(),
     });
-    simulatorWriter = demoSimulatorWriter(statePath, () => ({ clientSecret, tokens: lightspeed.snapshot() }));
+    simulatorWriter = demoSimulatorWriter(simulatorStatePath, () => ({
+      clientSecret,
+      tokens: lightspeed.snapshot(),
+    }));
     simulator = lightspeed;
     xentralSimulator = new XentralSimulator();
     const urls = simulator.urls(publicUrl);
