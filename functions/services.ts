@@ -27,6 +27,8 @@ export interface Runtime {
   /** Lease owner id of this process. */
   readonly owner: string;
   readonly retryPolicy?: RetryPolicy;
+  /** Refresher's cooldown in ms, overriding REFRESH_COOLDOWN_SECONDS (tests). */
+  readonly refreshCooldownMs?: number;
   /** Where domain events go (EventBridge on AWS, the log locally). */
   readonly events: EventSink;
   readonly metrics: MetricSink;
@@ -68,6 +70,7 @@ export function createServices(runtime: Runtime): Services {
     logger,
     owner: runtime.owner,
     retryPolicy: runtime.retryPolicy,
+    cooldownMs: runtime.refreshCooldownMs ?? config.refreshCooldownSeconds * 1000,
     telemetry,
   });
   const secretPrefix = config.secretPrefix;

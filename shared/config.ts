@@ -28,6 +28,7 @@ export const ENV = {
   sweepConcurrency: 'SWEEP_CONCURRENCY',
   kmsKeyArn: 'BROKER_KMS_KEY_ARN',
   eventBusName: 'BROKER_EVENT_BUS_NAME',
+  refreshCooldownSeconds: 'REFRESH_COOLDOWN_SECONDS',
 } as const;
 
 export const DEFAULT_LIGHTSPEED_SCOPES = [
@@ -65,6 +66,11 @@ export interface BrokerConfig {
   readonly refreshMarginSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly sweepConcurrency: number;
+  /**
+   * A refresh this recent satisfies every caller, `force_refresh` included (default 5, at most 5:
+   * the README promises `force_refresh` never returns a token older than 5 s at the call's start).
+   */
+  readonly refreshCooldownSeconds: number;
   /** AWS: the KMS key that wraps the data keys sealing stored tokens (and personal-token secrets). */
   readonly kmsKeyArn: string | undefined;
   /** AWS: the EventBridge bus that receives the broker's events (unset: events are only logged). */
@@ -156,6 +162,7 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     refreshMarginSeconds: integer(env, ENV.refreshMarginSeconds, 900, 0, 7 * 86_400),
     sweepIntervalSeconds: integer(env, ENV.sweepIntervalSeconds, 300, 1, 86_400),
     sweepConcurrency: integer(env, ENV.sweepConcurrency, 8, 1, 64),
+    refreshCooldownSeconds: integer(env, ENV.refreshCooldownSeconds, 5, 0, 5),
     kmsKeyArn: value(env, ENV.kmsKeyArn),
     eventBusName: value(env, ENV.eventBusName),
     lightspeed: Object.freeze({

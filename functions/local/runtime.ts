@@ -63,6 +63,8 @@ export interface LocalBrokerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Tests shorten the provider retry budget. */
   readonly retryPolicy?: RetryPolicy;
+  /** How recent a refresh satisfies every caller (tests of other behaviour turn it off with 0). */
+  readonly refreshCooldownMs?: number;
   /** Tests observe the domain's log lines and events through these. */
   readonly logger?: Logger;
   readonly events?: EventSink;
@@ -201,6 +203,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     events: options.events ?? logEventSink(domainLogger),
     metrics: { count: () => undefined },
     ...(options.retryPolicy === undefined ? {} : { retryPolicy: options.retryPolicy }),
+    ...(options.refreshCooldownMs === undefined ? {} : { refreshCooldownMs: options.refreshCooldownMs }),
   });
   const invocation = await invocationScope();
   const withContext = <T extends { use: (m: ReturnType<typeof injectLambdaContext>) => T }>(h: T) =>

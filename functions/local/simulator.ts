@@ -76,9 +76,45 @@ export interface FaultOptions {
 export type Fault =
   | (FaultOptions & { kind: 'status'; status: number; retryAfter?: string })
   | (FaultOptions & { kind: 'hang'; ms: number; afterProcessing?: boolean })
-  | (FaultOptions & { kind: 'malformed' })
+  /** A 200 cut off mid-object; `afterProcessing`: the grant took effect first (tokens rotated). */
+  | (FaultOptions & { kind: 'malformed'; afterProcessing?: boolean })
   | (FaultOptions & { kind: 'invalid_grant' })
-  | (FaultOptions & { kind: 'omit_refresh_token' });
+  | (FaultOptions & { kind: 'omit_refresh_token' })
+  /** The grant takes effect, then the 200 carries the new refresh token beside an unusable access part. */
+  | (FaultOptions & { kind: 'unusable'; variant: UnusableVariant })
+  /** A 200 with tokens naming another store's domain_prefix; the asked-for grant is left untouched. */
+  | (FaultOptions & { kind: 'wrong_account' });
+
+/** How an `unusable` fault spoils the access-token part of a good answer. */
+export const UNUSABLE_VARIANTS = [
+  'mac',
+  'no_access_token',
+  'expires_in_1e13',
+  'expires_in_1e308',
+  'control_characters',
+  'crlf',
+] as const;
+export type UnusableVariant = (typeof UNUSABLE_VARIANTS)[number];
+
+function spoil(body: Record<string, unknown>, variant: UnusableVariant): Record<string, unknown> {
+  const token = String(body.access_token);
+  switch (variant) {
+    case 'mac':
+      return { ...body, token_type: 'mac', mac_key: 'adijq39jdlaska9asud', mac_algorithm: 'hmac-sha-256' };
+    case 'no_access_token': {
+      const { access_token: _, ...rest } = body;
+      return rest;
+    }
+    case 'expires_in_1e13':
+      return { ...body, expires_in: 1e13 };
+    case 'expires_in_1e308':
+      return { ...body, expires_in: 1e308 };
+    case 'control_characters':
+      return { ...body, access_token: `${token.slice(0, 8)}\u0001${token.slice(8)}` };
+    case 'crlf':
+      return { ...body, access_token: `${token}\r\nX-Injected: 1` };
+  }
+}
 
 /** Per-account counters of the Lightspeed simulator. */
 export interface AccountStats {
@@ -429,18 +465,32 @@ export function parseFault(value: unknown): Fault {
     }
     case 'hang': {
       const ms = nonNegativeInteger(value.ms, 'ms');
-      if (value.afterProcessing !== undefined && typeof value.afterProcessing !== 'boolean') {
-        throw new TypeError('afterProcessing must be a boolean');
-      }
-      return { ...options, kind: 'hang', ms, afterProcessing: value.afterProcessing === true };
+      return { ...options, kind: 'hang', ms, afterProcessing: afterProcessingOption(value) };
     }
     case 'malformed':
+      return { ...options, kind: 'malformed', afterProcessing: afterProcessingOption(value) };
+    case 'unusable': {
+      const variant = UNUSABLE_VARIANTS.find((known) => known === value.variant);
+      if (variant === undefined)
+        throw new RangeError(`variant must be one of ${UNUSABLE_VARIANTS.join(', ')}`);
+      return { ...options, kind: 'unusable', variant };
+    }
     case 'invalid_grant':
     case 'omit_refresh_token':
+    case 'wrong_account':
       return { ...options, kind: value.kind };
     default:
-      throw new RangeError('kind must be status, hang, malformed, invalid_grant or omit_refresh_token');
+      throw new RangeError(
+        'kind must be status, hang, malformed, unusable, wrong_account, invalid_grant or omit_refresh_token',
+      );
   }
+}
+
+function afterProcessingOption(value: Record<string, unknown>): boolean {
+  if (value.afterProcessing !== undefined && typeof value.afterProcessing !== 'boolean') {
+    throw new TypeError('afterProcessing must be a boolean');
+  }
+  return value.afterProcessing === true;
 }
 
 function faultApplies(fault: Fault, grant: string | undefined): boolean {
@@ -824,9 +874,13 @@ ${alert}
 
     const fault = this.takeFault(grant);
     if (fault?.kind === 'status') return this.sendStatusFault(res, fault.status, fault.retryAfter);
-    if (fault?.kind === 'malformed') {
-      // Cut off mid-object, as a proxy dropping the connection would leave it.
-      return send(res, 200, 'application/json; charset=utf-8', '{"access_token":"', NO_STORE);
+    // Cut off mid-object, as a proxy dropping the connection would leave it.
+    const truncated = () => send(res, 200, 'application/json; charset=utf-8', '{"access_token":"', NO_STORE);
+    if (fault?.kind === 'malformed' && !fault.afterProcessing) return truncated();
+    if (fault?.kind === 'wrong_account') {
+      const other = `${domainPrefix.slice(0, 50)}-other`;
+      const body = { ...this.issueAccessToken(other), refresh_token: randomToken(40), domain_prefix: other };
+      return sendJson(res, 200, body, NO_STORE);
     }
     if (fault?.kind === 'invalid_grant') {
       const refused = this.invalidGrant(
@@ -841,6 +895,10 @@ ${alert}
     const result = this.grant(url, isForm, params, domainPrefix, fault?.kind === 'omit_refresh_token');
     // The grant has taken effect; a client that gives up now loses the new tokens, as over a real network.
     if (fault?.kind === 'hang' && fault.afterProcessing && !(await pause(fault.ms, signal))) return;
+    if (result.status === 200 && fault?.kind === 'malformed') return truncated();
+    if (result.status === 200 && fault?.kind === 'unusable') {
+      return sendJson(res, 200, spoil(result.body, fault.variant), NO_STORE);
+    }
     sendJson(res, result.status, result.body, NO_STORE);
   }
 

@@ -8,7 +8,7 @@ import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../pr
 import { InvalidRequestError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, ProviderId } from './model';
 import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
-import { DEFAULT_RETRY_POLICY, withRetries } from './retry';
+import { GRANT_RETRY_POLICY, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
 import { ACCOUNT_PATTERN } from './validation';
 
@@ -236,8 +236,8 @@ export class ConnectService {
       });
       // A code is single use: retry only what cannot have reached the provider's grant logic twice.
       const tokens = await withRetries(
-        async (timeoutMs) => oauth.parseTokenResponse(await http(request, timeoutMs)),
-        { ...DEFAULT_RETRY_POLICY, attempts: 2 },
+        async (timeoutMs) => oauth.parseTokenResponse(await http(request, timeoutMs), key.account),
+        { ...GRANT_RETRY_POLICY, attempts: 2 },
         clock,
       );
       if (tokens.refreshToken === undefined) {

@@ -71,8 +71,19 @@ export class ProviderUnavailableError extends BrokerError {
 export type ProviderFailureKind =
   /** The grant (refresh token or code) was refused: never retried. */
   | 'invalid_grant'
-  /** 429, 5xx, timeouts, connection errors, unreadable bodies: retried with backoff. */
+  /**
+   * The request never reached the provider's grant logic, or the provider said it failed (429,
+   * 5xx, a refused connection): retried with backoff.
+   */
   | 'transient'
+  /**
+   * The provider may have processed the grant, and its answer is lost or unusable (a timeout, a
+   * connection cut mid-answer, a 200 that cannot be used). A rotating provider has then revoked
+   * the refresh token the request carried, so presenting it again cannot help: never retried.
+   */
+  | 'unconfirmed'
+  /** The answer names another account than the one asked for: refused, nothing stored. */
+  | 'account_mismatch'
   /** The provider refused the broker's own client credentials: an operator must fix the config. */
   | 'invalid_client';
 
@@ -91,6 +102,24 @@ export class ProviderError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * A 200 from the token endpoint whose access-token part cannot be used. When it still carries a
+ * usable new refresh token, the provider has rotated: that token is kept in a private field (never
+ * enumerable, so no logger or serializer sees it) for the refresh protocol to store.
+ */
+export class UnusableTokenAnswerError extends ProviderError {
+  readonly #refreshToken: string | undefined;
+  constructor(message: string, status: number, refreshToken: string | undefined) {
+    super('unconfirmed', message, { status });
+    this.#refreshToken = refreshToken;
+  }
+
+  /** The new refresh token the unusable answer carried, if any. */
+  salvagedRefreshToken(): string | undefined {
+    return this.#refreshToken;
   }
 }
 

@@ -42,6 +42,12 @@ export interface OAuthRecord extends ConnectionKey {
   /** When the last refresh attempt failed (epoch ms); waiters use it to share the holder's result. */
   readonly lastFailureAt?: number | undefined;
   readonly retryAfterSeconds?: number | undefined;
+  /**
+   * When a refresh attempt ended without a usable answer after the provider may have processed it
+   * (a timeout, a cut connection): the provider may have rotated the refresh token in an answer the
+   * broker never received. Cleared by the next successful write of tokens.
+   */
+  readonly unconfirmedAt?: number | undefined;
 }
 
 /**

@@ -47,12 +47,19 @@ export interface ConnectionStore {
     meta: { reference?: string | undefined; now: number },
   ): Promise<OAuthRecord>;
   /**
-   * Takes the refresh lease if the version is unchanged and no live lease exists, and returns the
-   * connection as that same write left it, refresh token opened.
+   * Takes the refresh lease if the version is unchanged and the lease is exactly as the caller saw
+   * it: absent, or (`replacing`) the abandoned one it decided to take over. No clock is compared.
+   * Returns the connection as that same write left it, refresh token opened.
    */
   acquireLease(
     key: ConnectionKey,
-    lease: { version: number; owner: string; until: number; now: number },
+    lease: {
+      version: number;
+      owner: string;
+      /** The holder's own estimate of the lease's end (its wall clock), for a cold observer. */
+      until: number;
+      replacing?: { owner: string; until: number | undefined } | undefined;
+    },
   ): Promise<LeasedConnection>;
   /**
    * Writes refreshed tokens and version+1, conditioned on the version the refresh started from
@@ -62,10 +69,22 @@ export interface ConnectionStore {
     key: ConnectionKey,
     refresh: { version: number; tokens: TokenSet; now: number },
   ): Promise<OAuthConnection>;
-  /** Releases the lease after a failed attempt and records why (only if still held by `owner`). */
+  /**
+   * Releases the lease after a failed attempt and records why (only if still held by `owner`).
+   * `unconfirmed`: the provider may have rotated in an answer that was lost (remembered until the
+   * next successful token write). `rotated`: an unusable answer carried a new refresh token; it is
+   * stored in this same write, conditioned on the leased version (not the lease), version+1.
+   */
   recordRefreshFailure(
     key: ConnectionKey,
-    failure: { owner: string; error: string; retryAfterSeconds?: number | undefined; now: number },
+    failure: {
+      owner: string;
+      error: string;
+      retryAfterSeconds?: number | undefined;
+      unconfirmed?: boolean | undefined;
+      rotated?: { version: number; refreshToken: string } | undefined;
+      now: number;
+    },
   ): Promise<void>;
   /** Marks the connection dead, conditioned on the version (so a concurrent success wins). */
   markReauthorizationRequired(

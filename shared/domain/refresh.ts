@@ -1,18 +1,40 @@
 /**
  * The single-flight refresh protocol (architecture.md, "Refresh protocol"), for the token route and
- * the sweep alike.
+ * the sweep alike. One question rules every path below: once the provider may have rotated, can
+ * this path lose the new refresh token?
  *
  * Across processes a DynamoDB lease fences the provider call: only the holder of the lease on
- * version v calls the provider. Two deliberate departures from the proposal, both about never
- * dropping a rotated refresh token:
+ * version v calls the provider. Departures from the proposal, each about never dropping a rotated
+ * refresh token:
  * - The token write is conditioned on the version the refresh started from, not on still holding
  *   the lease. If a slow holder's lease ran out, its tokens are still the newest the provider
  *   issued (the provider revoked the old refresh token when it answered), so they must be stored.
- * - That same write heals a `reauthorization_required` mark made meanwhile by a second worker that
- *   met `invalid_grant` with the already-rotated token.
+ *   That same write heals a `reauthorization_required` mark made meanwhile by a second worker that
+ *   met `invalid_grant` with the already-rotated token. The write is retried a few times: a
+ *   throttled table must not cost the rotated token.
+ * - A grant attempt that may have reached the provider is never abandoned early (GRANT_RETRY_POLICY
+ *   waits 25 s) and never repeated: after a timeout or a cut connection the only refresh token the
+ *   broker has is the one the provider may just have revoked. The attempt is recorded as
+ *   unconfirmed, so that if the next refresh meets `invalid_grant` the connection's `last_error`
+ *   says `refresh_answer_lost`, not a retailer's disconnect.
+ * - A 200 whose access-token part is unusable but which carries a new refresh token is not thrown
+ *   away: the refresh token is stored in the write that records the failure.
+ * - The lease needs no synchronized clocks. Whether a lease is abandoned is judged by watching it:
+ *   a lease this process has seen unchanged for a whole lease length, measured on its own monotonic
+ *   clock, is taken over with a write conditioned on exactly that lease. A wall-clock comparison is
+ *   left only for a cold observer (a lease whose holder's own end estimate is more than
+ *   MAX_CLOCK_SKEW_MS in the past), so two hosts whose clocks differ by less than that never
+ *   refresh one connection at the same time. (The proposal compared `leaseUntil` with the reader's
+ *   clock: with a 60 s skew two processes refreshed at once.)
+ * - Waiters share the holder's failure by seeing the failure record change, not by comparing
+ *   another host's timestamp with their own.
+ * - A refresh answers every caller that joined it by that caller's own options, and a refresh
+ *   younger than REFRESH_COOLDOWN_MS satisfies any caller: a storm of `force_refresh` calls costs a
+ *   few provider calls, not hundreds.
  * Inside one process an in-flight map lets concurrent callers share one promise without polling.
  */
 
+import { MAX_RETRY_AFTER_SECONDS } from '../providers/retry-after';
 import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
 import {
   ConcurrentUpdateError,
@@ -20,10 +42,18 @@ import {
   ProviderError,
   ProviderUnavailableError,
   ReauthorizationRequiredError,
+  UnusableTokenAnswerError,
 } from './errors';
-import type { ConnectionKey, LeasedConnection, OAuthConnection, OAuthRecord, ProviderId } from './model';
+import type {
+  ConnectionKey,
+  LeasedConnection,
+  OAuthConnection,
+  OAuthRecord,
+  ProviderId,
+  TokenSet,
+} from './model';
 import type { Clock, ConnectionStore, Logger } from './ports';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
+import { GRANT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
 
 export interface RefreshOptions {
@@ -51,6 +81,13 @@ export interface RefresherDeps {
   readonly owner: string;
   readonly retryPolicy?: RetryPolicy;
   readonly telemetry: Telemetry;
+  /**
+   * A monotonic clock in ms (default `performance.now`): how long a lease has been seen unchanged
+   * is measured on it, never on the wall clock another host wrote into the lease.
+   */
+  readonly monotonic?: () => number;
+  /** How recent a refresh satisfies every caller (default REFRESH_COOLDOWN_MS; 0 turns it off). */
+  readonly cooldownMs?: number;
 }
 
 /** Seconds a caller is told to wait when a provider gave no `Retry-After`. */
@@ -58,22 +95,51 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** A lost lease race is re-read after this, doubling up to POLL_MAX_MS. */
 const POLL_START_MS = 20;
 const POLL_MAX_MS = 400;
+/** Margin of the lease beyond the retry budget: the credential read before, the token write after. */
+const LEASE_MARGIN_MS = 10_000;
+/** The longest a caller waits for another process's refresh: inside API Gateway's 30 s limit. */
+const MAX_WAIT_MS = 20_000;
+/**
+ * A refresh this recent satisfies every caller, `force_refresh` included: `force_refresh` never
+ * returns a token issued more than this before the call started (README, "Refresh protocol").
+ */
+export const REFRESH_COOLDOWN_MS = 5_000;
+/**
+ * Clock skew the lease tolerates for a cold observer (one that has not watched the lease itself):
+ * AWS refuses SigV4 requests signed more than 5 minutes off, the same bound.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** Leases remembered as watched, at most (the oldest is forgotten first). */
+const WATCHED_LEASES = 10_000;
+/** Attempts at the token write after the provider answered (a throttled or failing table). */
+const WRITE_ATTEMPTS = 4;
+const WRITE_RETRY_MS = 200;
 
 const keyOf = (key: ConnectionKey): string => `${key.provider}#${key.account}`;
+
+/** `last_error` of a connection that died after an attempt whose answer never arrived. */
+export const ANSWER_LOST = 'refresh_answer_lost';
 
 /** Refreshes OAuth connections, at most one refresh per connection at a time across all processes. */
 export class Refresher {
   private readonly inFlight = new Map<string, Promise<RefreshResult>>();
+  /** Leases seen held, by connection: which lease, and since when on the monotonic clock. */
+  private readonly watched = new Map<string, { owner: string; until: number | undefined; since: number }>();
   private readonly policy: RetryPolicy;
+  private readonly monotonic: () => number;
+  private readonly cooldownMs: number;
   /** The lease outlives the whole retry budget plus the write. */
   readonly leaseMs: number;
   /** How long a caller waits for another process's refresh before answering 503. */
   readonly waitMs: number;
 
   constructor(private readonly deps: RefresherDeps) {
-    this.policy = deps.retryPolicy ?? DEFAULT_RETRY_POLICY;
-    this.leaseMs = this.policy.budgetMs + this.policy.attemptTimeoutMs + 10_000;
-    this.waitMs = this.policy.budgetMs + this.policy.attemptTimeoutMs + 2_000;
+    this.policy = deps.retryPolicy ?? GRANT_RETRY_POLICY;
+    this.monotonic = deps.monotonic ?? (() => performance.now());
+    this.cooldownMs = deps.cooldownMs ?? REFRESH_COOLDOWN_MS;
+    // withRetries starts no attempt that cannot end inside the budget; the first ends by its timeout.
+    this.leaseMs = Math.max(this.policy.budgetMs, this.policy.attemptTimeoutMs) + LEASE_MARGIN_MS;
+    this.waitMs = Math.min(MAX_WAIT_MS, this.policy.budgetMs + 2_000);
   }
 
   /** Returns `connection` if valid for the options, else refreshes it once (joining any refresh under way). */
@@ -81,17 +147,9 @@ export class Refresher {
     if (connection.status !== 'active') {
       throw new ReauthorizationRequiredError('the retailer must connect again');
     }
-    if (!options.force && this.isFreshEnough(connection, options.minValidSeconds)) {
-      return { connection, refreshed: false };
-    }
-    const id = keyOf(connection);
-    const joined = this.inFlight.get(id);
-    if (joined !== undefined) return joined;
-    const flight = this.refreshAcrossProcesses(connection, connection.version, options).finally(() =>
-      this.inFlight.delete(id),
-    );
-    this.inFlight.set(id, flight);
-    return flight;
+    const startedAt = this.deps.clock.now();
+    if (this.satisfies(connection, options, startedAt)) return { connection, refreshed: false };
+    return this.refreshFor(connection, connection.version, options, startedAt);
   }
 
   /**
@@ -99,18 +157,63 @@ export class Refresher {
    * of the protocol below serves as the caller's look, so a due connection costs one read, not two.
    */
   async ensureFreshByKey(key: ConnectionKey, options: RefreshOptions): Promise<RefreshResult> {
-    const id = keyOf(key);
-    const joined = this.inFlight.get(id);
-    if (joined !== undefined) return joined;
-    const flight = this.refreshAcrossProcesses(key, undefined, options).finally(() =>
-      this.inFlight.delete(id),
-    );
-    this.inFlight.set(id, flight);
-    return flight;
+    return this.refreshFor(key, undefined, options, this.deps.clock.now());
+  }
+
+  /**
+   * Whether a connection answers a caller who asked at `startedAt` with `options`: tokens issued
+   * within the cooldown before the call are as fresh as the provider makes them (asking again
+   * would only rotate again), else the token must stay valid long enough, and `force` wants new ones.
+   */
+  private satisfies(connection: OAuthConnection, options: RefreshOptions, startedAt: number): boolean {
+    if (connection.status !== 'active') return false;
+    const now = this.deps.clock.now();
+    // Only refreshes count: a connection's first tokens are never a refresh a storm could repeat.
+    const { refreshedAt } = connection;
+    if (
+      refreshedAt !== undefined &&
+      refreshedAt >= startedAt - this.cooldownMs &&
+      connection.expiresAt > now
+    ) {
+      return true;
+    }
+    return !options.force && this.isFreshEnough(connection, options.minValidSeconds);
   }
 
   private isFreshEnough(connection: OAuthConnection, minValidSeconds: number): boolean {
     return connection.expiresAt - this.deps.clock.now() >= minValidSeconds * 1000;
+  }
+
+  /**
+   * Joins this process's refresh of the connection, or starts one. A joined refresh answers the
+   * joiner only if it satisfies the joiner's own options (a `force_refresh` that joins the sweep's
+   * look at a still-valid token must not get the old token back); otherwise the joiner goes on.
+   */
+  private async refreshFor(
+    key: ConnectionKey,
+    observedVersion: number | undefined,
+    options: RefreshOptions,
+    startedAt: number,
+  ): Promise<RefreshResult> {
+    const id = keyOf(key);
+    let version = observedVersion;
+    for (;;) {
+      const joined = this.inFlight.get(id);
+      if (joined === undefined) break;
+      const result = await joined;
+      if (this.satisfies(result.connection, options, startedAt)) return result;
+      version = result.connection.version;
+    }
+    const flight: Promise<RefreshResult> = this.refreshAcrossProcesses(
+      key,
+      version,
+      options,
+      startedAt,
+    ).finally(() => {
+      if (this.inFlight.get(id) === flight) this.inFlight.delete(id);
+    });
+    this.inFlight.set(id, flight);
+    return flight;
   }
 
   /** `observedVersion`: the version the caller saw, or undefined when it read nothing (the sweep). */
@@ -118,12 +221,14 @@ export class Refresher {
     connection: ConnectionKey,
     observedVersion: number | undefined,
     options: RefreshOptions,
+    startedAt: number,
   ): Promise<RefreshResult> {
     const { store, clock } = this.deps;
     const key: ConnectionKey = { provider: connection.provider, account: connection.account };
     let observed = observedVersion;
-    const startedAt = clock.now();
-    const deadline = startedAt + this.waitMs;
+    /** The failure record at the first look: a change means a holder failed while this call waited. */
+    let failureSeen: { at: number | undefined } | undefined;
+    const deadline = clock.now() + this.waitMs;
     let pollMs = POLL_START_MS;
     for (;;) {
       const current = await store.getOAuth(key);
@@ -134,18 +239,17 @@ export class Refresher {
         );
       }
       observed ??= current.version;
-      // Someone wrote tokens since the caller looked: that was the refresh it needed.
-      if (current.version !== observed) return { connection: current, refreshed: true };
-      if (!options.force && this.isFreshEnough(current, options.minValidSeconds)) {
-        return { connection: current, refreshed: false };
+      if (this.satisfies(current, options, startedAt)) {
+        return { connection: current, refreshed: current.version !== observed };
       }
-      const now = clock.now();
-      const leaseLive = current.leaseUntil !== undefined && current.leaseUntil > now;
-      if (!leaseLive) {
+      const failedMeanwhile = failureSeen !== undefined && current.lastFailureAt !== failureSeen.at;
+      failureSeen ??= { at: current.lastFailureAt };
+      if (current.leaseOwner === undefined || this.abandoned(key, current)) {
         // The holder we waited for failed: its answer is ours too, no second provider call.
-        if (current.lastFailureAt !== undefined && current.lastFailureAt >= startedAt) {
+        if (failedMeanwhile) {
           throw this.unavailable('the provider failed to refresh the token', current.retryAfterSeconds);
         }
+        const now = clock.now();
         const holdOff = this.holdOffSeconds(current, now);
         if (holdOff > 0)
           throw this.unavailable('the provider asked the broker to wait before retrying', holdOff);
@@ -154,8 +258,12 @@ export class Refresher {
             version: current.version,
             owner: this.deps.owner,
             until: now + this.leaseMs,
-            now,
+            replacing:
+              current.leaseOwner === undefined
+                ? undefined
+                : { owner: current.leaseOwner, until: current.leaseUntil },
           });
+          this.watched.delete(keyOf(key));
           // A lease that was never released marks a refresh that died between call and write.
           return await this.refreshHoldingLease(leased, current.leaseOwner !== undefined);
         } catch (error) {
@@ -170,15 +278,44 @@ export class Refresher {
     }
   }
 
-  /** Seconds left of a `Retry-After` the provider gave on the last failed refresh. */
-  private holdOffSeconds(connection: OAuthConnection, now: number): number {
+  /**
+   * Whether a held lease is abandoned. Watched: this process has seen the very same lease for a
+   * whole lease length on its own monotonic clock (clock-free: only the rate of clocks matters).
+   * Cold: the holder's own end estimate lies more than MAX_CLOCK_SKEW_MS behind this host's clock.
+   */
+  private abandoned(key: ConnectionKey, current: OAuthRecord): boolean {
+    const owner = current.leaseOwner as string;
+    const until = current.leaseUntil;
+    if (until !== undefined && until + MAX_CLOCK_SKEW_MS < this.deps.clock.now()) return true;
+    const id = keyOf(key);
+    const seen = this.watched.get(id);
+    const now = this.monotonic();
+    if (seen !== undefined && seen.owner === owner && seen.until === until) {
+      return now - seen.since >= this.leaseMs;
+    }
+    this.watched.delete(id);
+    if (this.watched.size >= WATCHED_LEASES) {
+      const oldest = this.watched.keys().next();
+      if (oldest.done !== true) this.watched.delete(oldest.value);
+    }
+    this.watched.set(id, { owner, until, since: now });
+    return false;
+  }
+
+  /** Seconds left of a `Retry-After` the provider gave on the last failed refresh (capped). */
+  private holdOffSeconds(connection: OAuthRecord, now: number): number {
     if (connection.lastFailureAt === undefined || connection.retryAfterSeconds === undefined) return 0;
-    const until = connection.lastFailureAt + connection.retryAfterSeconds * 1000;
-    return until > now ? Math.ceil((until - now) / 1000) : 0;
+    const seconds = Math.min(connection.retryAfterSeconds, MAX_RETRY_AFTER_SECONDS);
+    const until = connection.lastFailureAt + seconds * 1000;
+    return until > now ? Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil((until - now) / 1000)) : 0;
   }
 
   private unavailable(message: string, retryAfterSeconds: number | undefined, cause?: unknown) {
-    return new ProviderUnavailableError(message, retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS, { cause });
+    const seconds = Math.min(
+      MAX_RETRY_AFTER_SECONDS,
+      Math.ceil(retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS),
+    );
+    return new ProviderUnavailableError(message, seconds, { cause });
   }
 
   /** Calls the provider with the refresh token of the leased version (never a pre-lease copy). */
@@ -195,16 +332,7 @@ export class Refresher {
       // The client secret could not be read (a secret store outage): nothing reached the provider,
       // so release the lease now, or the next attempt would wait it out and take it for a crash.
       logger.error('could not read the client credentials for a refresh', { ...log, error: String(error) });
-      await store
-        .recordRefreshFailure(key, {
-          owner: this.deps.owner,
-          error: 'client_credentials_unavailable',
-          now: clock.now(),
-        })
-        .catch((recordError: unknown) =>
-          logger.error('could not record the refresh failure', { ...log, error: String(recordError) }),
-        );
-      telemetry.count('RefreshFailed');
+      await this.recordFailure(leased, { error: 'client_credentials_unavailable' });
       throw this.unavailable('the broker could not read its client credentials', undefined, error);
     }
     const request = adapter.buildRefresh({
@@ -212,60 +340,30 @@ export class Refresher {
       account: key.account,
       refreshToken: leased.refreshToken,
     });
-    let tokens: Awaited<ReturnType<typeof adapter.parseTokenResponse>>;
+    let tokens: TokenSet;
     try {
       tokens = await withRetries(
-        async (timeoutMs) => adapter.parseTokenResponse(await http(request, timeoutMs)),
+        async (timeoutMs) => adapter.parseTokenResponse(await http(request, timeoutMs), key.account),
         this.policy,
         clock,
         (error, delayMs) =>
           logger.warn('refresh attempt failed, retrying', { ...log, status: error.details.status, delayMs }),
       );
     } catch (error) {
-      if (error instanceof ProviderError && error.kind === 'invalid_grant') {
-        return this.onInvalidGrant(leased, interrupted ? 'refresh_interrupted' : 'invalid_grant');
-      }
-      const providerError = error instanceof ProviderError ? error : undefined;
-      const code = providerError
-        ? (providerError.details.providerError ?? `http_${providerError.details.status ?? 'error'}`)
-        : 'internal';
-      await store
-        .recordRefreshFailure(key, {
-          owner: this.deps.owner,
-          error: providerError?.kind === 'invalid_client' ? 'invalid_client' : code,
-          // Only a provider's own Retry-After holds later callers off; without one the lease serializes attempts.
-          retryAfterSeconds: providerError?.details.retryAfterSeconds,
-          now: clock.now(),
-        })
-        .catch((recordError: unknown) =>
-          logger.error('could not record the refresh failure', { ...log, error: String(recordError) }),
-        );
-      telemetry.count('RefreshFailed');
-      if (providerError?.kind === 'invalid_client') {
-        logger.error(
-          'the provider refused the broker client credentials; check the client id and secret',
-          log,
-        );
-      } else {
-        logger.warn('refresh failed', {
-          ...log,
-          status: providerError?.details.status,
-          reason: providerError?.message,
-        });
-      }
-      if (providerError === undefined) throw error;
-      throw this.unavailable(
-        'the provider is failing; the token could not be refreshed',
-        providerError.details.retryAfterSeconds,
-        error,
-      );
+      return this.onRefreshFailed(leased, interrupted, error);
     }
+    return this.storeRefreshed(leased, tokens);
+  }
+
+  /** Writes the provider's new tokens; retried, since the provider has already rotated. */
+  private async storeRefreshed(leased: LeasedConnection, tokens: TokenSet): Promise<RefreshResult> {
+    const { store, clock, logger, telemetry } = this.deps;
+    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
+    const log = { provider: key.provider, account: key.account, version: leased.version };
     try {
-      const connection = await store.completeRefresh(key, {
-        version: leased.version,
-        tokens,
-        now: clock.now(),
-      });
+      const connection = await this.persisting(log, () =>
+        store.completeRefresh(key, { version: leased.version, tokens, now: clock.now() }),
+      );
       logger.info('token refreshed', {
         ...log,
         version: connection.version,
@@ -284,6 +382,149 @@ export class Refresher {
       const latest = await store.getOAuth(key);
       if (latest?.status === 'active') return { connection: latest, refreshed: true };
       throw new ReauthorizationRequiredError('the retailer must connect again');
+    }
+  }
+
+  /**
+   * A write after the provider answered: the provider has rotated, so a failing table (throttled,
+   * briefly down) is retried a few times before the new tokens are given up for lost. A lost race
+   * (ConcurrentUpdateError) is an answer, not a failure.
+   */
+  private async persisting<T>(log: Record<string, unknown>, write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (error instanceof ConcurrentUpdateError || attempt >= WRITE_ATTEMPTS) {
+          if (!(error instanceof ConcurrentUpdateError)) {
+            this.deps.logger.error('could not store the tokens the provider issued; they are lost', {
+              ...log,
+              error: error instanceof Error ? error.name : 'unknown',
+            });
+          }
+          throw error;
+        }
+        this.deps.logger.warn('token write failed, retrying', {
+          ...log,
+          attempt,
+          error: error instanceof Error ? error.name : 'unknown',
+        });
+        await this.deps.clock.sleep(WRITE_RETRY_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  /** Releases the lease and records why; a failing record is logged, never thrown over the cause. */
+  private async recordFailure(
+    leased: LeasedConnection,
+    failure: {
+      error: string;
+      retryAfterSeconds?: number | undefined;
+      unconfirmed?: boolean;
+      rotatedRefreshToken?: string | undefined;
+    },
+  ): Promise<void> {
+    const { store, clock, logger, telemetry } = this.deps;
+    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
+    const log = { provider: key.provider, account: key.account, version: leased.version };
+    const rotated =
+      failure.rotatedRefreshToken === undefined
+        ? undefined
+        : { version: leased.version, refreshToken: failure.rotatedRefreshToken };
+    telemetry.count('RefreshFailed');
+    const write = () =>
+      store.recordRefreshFailure(key, {
+        owner: this.deps.owner,
+        error: failure.error,
+        retryAfterSeconds:
+          failure.retryAfterSeconds === undefined
+            ? undefined
+            : Math.min(MAX_RETRY_AFTER_SECONDS, failure.retryAfterSeconds),
+        unconfirmed: failure.unconfirmed,
+        rotated,
+        now: clock.now(),
+      });
+    try {
+      // Only a write that carries a rotated token is worth retrying: a lost failure record costs
+      // nothing but the lease's wait.
+      await (rotated === undefined ? write() : this.persisting(log, write));
+      if (rotated !== undefined) logger.warn('kept the rotated refresh token of an unusable answer', log);
+    } catch (recordError) {
+      logger.error('could not record the refresh failure', {
+        ...log,
+        error: recordError instanceof Error ? recordError.name : 'unknown',
+      });
+    }
+  }
+
+  /** The provider call failed for good: record it, release the lease, and answer the caller. */
+  private async onRefreshFailed(
+    leased: LeasedConnection,
+    interrupted: boolean,
+    error: unknown,
+  ): Promise<RefreshResult> {
+    const { logger } = this.deps;
+    const log = { provider: leased.provider, account: leased.account, version: leased.version };
+    if (!(error instanceof ProviderError)) {
+      await this.recordFailure(leased, { error: 'internal' });
+      throw error;
+    }
+    switch (error.kind) {
+      case 'invalid_grant':
+        return this.onInvalidGrant(
+          leased,
+          interrupted
+            ? 'refresh_interrupted'
+            : leased.unconfirmedAt !== undefined
+              ? ANSWER_LOST
+              : 'invalid_grant',
+        );
+      case 'unconfirmed': {
+        const rotatedRefreshToken =
+          error instanceof UnusableTokenAnswerError ? error.salvagedRefreshToken() : undefined;
+        await this.recordFailure(leased, {
+          error: error instanceof UnusableTokenAnswerError ? 'unusable_token_answer' : 'refresh_unconfirmed',
+          // With the rotated token kept nothing is in doubt; without it the next invalid_grant is labelled.
+          unconfirmed: rotatedRefreshToken === undefined,
+          rotatedRefreshToken,
+        });
+        logger.warn('refresh answer lost or unusable after the provider may have processed it', {
+          ...log,
+          status: error.details.status,
+          reason: error.message,
+          keptRotatedRefreshToken: rotatedRefreshToken !== undefined,
+        });
+        throw this.unavailable(
+          'the provider answer could not be used; the token could not be refreshed',
+          undefined,
+          error,
+        );
+      }
+      case 'account_mismatch':
+        await this.recordFailure(leased, { error: 'account_mismatch', unconfirmed: true });
+        logger.error('the provider answered a refresh for another account; nothing was stored', log);
+        throw this.unavailable('the provider answered for another account', undefined, error);
+      case 'invalid_client':
+        await this.recordFailure(leased, { error: 'invalid_client' });
+        logger.error(
+          'the provider refused the broker client credentials; check the client id and secret',
+          log,
+        );
+        throw this.unavailable('the provider is failing; the token could not be refreshed', undefined, error);
+      case 'transient': {
+        const { providerError, status, retryAfterSeconds } = error.details;
+        // Only a provider's own Retry-After holds later callers off; without one the lease serializes attempts.
+        await this.recordFailure(leased, {
+          error: providerError ?? `http_${status ?? 'error'}`,
+          retryAfterSeconds,
+        });
+        logger.warn('refresh failed', { ...log, status, reason: error.message });
+        throw this.unavailable(
+          'the provider is failing; the token could not be refreshed',
+          retryAfterSeconds,
+          error,
+        );
+      }
     }
   }
 

@@ -1,4 +1,7 @@
-/** Bounded retries for provider calls: only transient failures, with backoff and `Retry-After`. */
+/**
+ * Bounded retries for provider calls: only failures that cannot have been processed (or, for
+ * idempotent calls, any transient one), with backoff and `Retry-After`.
+ */
 import { ProviderError } from './errors';
 import type { Clock } from './ports';
 
@@ -13,14 +16,37 @@ export interface RetryPolicy {
   readonly budgetMs: number;
   /** A longer `Retry-After` ends the retries at once: the caller is told to come back then. */
   readonly maxRetryAfterSeconds: number;
+  /**
+   * Also retry `unconfirmed` failures (timeouts, cut connections). Only for idempotent requests: a
+   * grant the provider may have processed is never presented again.
+   */
+  readonly retryUnconfirmed?: boolean;
 }
 
+/** For idempotent provider calls (verifying a personal token): short attempts, all retried. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   attempts: 3,
   baseDelayMs: 250,
   maxDelayMs: 2_000,
   attemptTimeoutMs: 5_000,
   budgetMs: 12_000,
+  maxRetryAfterSeconds: 5,
+  retryUnconfirmed: true,
+});
+
+/**
+ * For grants (refresh, code exchange). An attempt that may have reached the provider's grant logic
+ * is waited for up to 25 s rather than abandoned: a slow answer carries the rotated refresh token,
+ * and abandoning it loses the connection. 25 s (not more) keeps the answer to the caller that holds
+ * the lease inside API Gateway's 30 s integration limit; the budget lets a fast 429/5xx be retried
+ * while the whole refresh still ends within 27 s, which the lease outlives.
+ */
+export const GRANT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  attempts: 3,
+  baseDelayMs: 250,
+  maxDelayMs: 2_000,
+  attemptTimeoutMs: 25_000,
+  budgetMs: 27_000,
   maxRetryAfterSeconds: 5,
 });
 
@@ -36,8 +62,7 @@ export async function withRetries<T>(
     try {
       return await attempt(policy.attemptTimeoutMs);
     } catch (error) {
-      if (!(error instanceof ProviderError) || error.kind !== 'transient' || n >= policy.attempts)
-        throw error;
+      if (!(error instanceof ProviderError) || !retriable(error, policy) || n >= policy.attempts) throw error;
       const retryAfter = error.details.retryAfterSeconds;
       if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterSeconds) throw error;
       const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));
@@ -51,4 +76,8 @@ export async function withRetries<T>(
       await clock.sleep(delay);
     }
   }
+}
+
+function retriable(error: ProviderError, policy: RetryPolicy): boolean {
+  return error.kind === 'transient' || (error.kind === 'unconfirmed' && policy.retryUnconfirmed === true);
 }

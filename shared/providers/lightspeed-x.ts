@@ -5,46 +5,33 @@
  * `expires` and `expires_in` that disagree (expiry comes from `expires_in` at receipt).
  */
 import type { LightspeedConfig } from '../config';
-import { ProviderError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
-import { formPost, jsonObject, tokenEndpointFailure } from './oauth2';
+import { expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 import type { OAuthAdapter, ProviderDefinition, ProviderResponse } from './types';
 
 const fillPrefix = (template: string, account: string): string =>
   template.replaceAll('{domain_prefix}', account);
 
-/** Turns a token-endpoint response into tokens; throws a classified ProviderError otherwise. */
-export function parseLightspeedTokenResponse(response: ProviderResponse): TokenSet {
+/**
+ * Turns a token-endpoint response for `account` into tokens; throws a classified ProviderError
+ * otherwise (bounds and salvage rules in oauth2.ts, `parseTokenBody`).
+ */
+export function parseLightspeedTokenResponse(response: ProviderResponse, account: string): TokenSet {
   if (response.status < 200 || response.status > 299) throw tokenEndpointFailure(response);
-  const body = jsonObject(response.body);
-  const unreadable = (why: string) =>
-    new ProviderError('transient', `unreadable token response: ${why}`, { status: response.status });
-  if (body === undefined) throw unreadable('not a JSON object');
-  const { access_token, refresh_token, expires_in, expires, token_type, scope } = body;
-  if (typeof access_token !== 'string' || access_token === '') throw unreadable('no access_token');
-  if (token_type !== undefined && String(token_type).toLowerCase() !== 'bearer') {
-    throw unreadable(`token_type ${String(token_type)} is not Bearer`);
-  }
-  const expiresAt = computeExpiry(expires_in, expires, response.receivedAt);
-  if (expiresAt === undefined) throw unreadable('no usable expires_in');
-  return {
-    accessToken: access_token,
-    refreshToken: typeof refresh_token === 'string' && refresh_token !== '' ? refresh_token : undefined,
-    expiresAt,
-    scope: typeof scope === 'string' ? scope : undefined,
-  };
+  return parseTokenBody(response, { field: 'domain_prefix', expected: account }, (body) =>
+    lightspeedLifetime(body.expires_in, body.expires, response.receivedAt),
+  );
 }
 
 /**
- * Expiry from `expires_in` at receipt. Only when it is missing, fall back to the absolute `expires`
- * if it lies in the future: a token without a known expiry would never be refreshed ahead of time.
+ * Lifetime in seconds from `expires_in`. Only when it is missing, fall back to the absolute
+ * `expires` if it lies in the future: a token without a known expiry would never be refreshed
+ * ahead of time.
  */
-function computeExpiry(expiresIn: unknown, expires: unknown, receivedAt: number): number | undefined {
-  const relative = typeof expiresIn === 'string' && /^\d+$/.test(expiresIn) ? Number(expiresIn) : expiresIn;
-  if (typeof relative === 'number' && Number.isFinite(relative) && relative > 0) {
-    return receivedAt + Math.floor(relative) * 1000;
-  }
-  if (typeof expires === 'number' && expires * 1000 > receivedAt) return expires * 1000;
+function lightspeedLifetime(expiresIn: unknown, expires: unknown, receivedAt: number): number | undefined {
+  const relative = expiresInField(expiresIn);
+  if (relative !== undefined) return relative;
+  if (typeof expires === 'number' && Number.isFinite(expires)) return (expires * 1000 - receivedAt) / 1000;
   return undefined;
 }
 

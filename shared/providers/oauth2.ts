@@ -2,7 +2,8 @@
  * RFC 6749 pieces shared by OAuth providers: the form-encoded token request and the classification
  * of token-endpoint answers. Provider files add their own quirks on top.
  */
-import { ProviderError } from '../domain/errors';
+import { ProviderError, UnusableTokenAnswerError } from '../domain/errors';
+import type { TokenSet } from '../domain/model';
 import { parseRetryAfter } from './retry-after';
 import type { ProviderRequest, ProviderResponse } from './types';
 
@@ -46,4 +47,95 @@ export function tokenEndpointFailure(response: ProviderResponse): ProviderError 
     `token endpoint refused the broker's request with ${status}${providerError ? ` (${providerError})` : ''}`,
     details,
   );
+}
+
+/** RFC 6750 §2.1 `b64token`: what an access token may hold to travel in an Authorization header. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** RFC 6749 Appendix A.17: `refresh-token = 1*VSCHAR` (printable ASCII and space). */
+const VSCHARS = /^[\x20-\x7e]+$/;
+/** Longest token the broker stores; real ones are tens to a few hundred characters. */
+export const MAX_TOKEN_LENGTH = 4096;
+/**
+ * The range `expires_in` is trusted in, in seconds. Above it the lifetime is clamped down: refreshing
+ * earlier than needed is harmless, while a huge number (1e13, 1e308) would leave a token unrefreshed
+ * until it dies, or make an invalid date that no write can store. Zero, negative or non-numeric
+ * values make the access token unusable.
+ */
+export const EXPIRES_IN_RANGE = Object.freeze({ minSeconds: 1, maxSeconds: 31 * 86_400 });
+
+/** Where a provider's answer names its account, and the account the request was for. */
+export interface AccountCheck {
+  /** The answer's field naming the account (Lightspeed: `domain_prefix`), when it has one. */
+  readonly field: string;
+  readonly expected: string;
+}
+
+/**
+ * Turns a 2xx token-endpoint body into tokens, validated with bounds, or throws:
+ * - `account_mismatch` when the answer names another account (nothing of it may be stored);
+ * - UnusableTokenAnswerError when the access-token part cannot be used, keeping a usable new
+ *   refresh token for the caller to store (the provider has rotated: the old one is gone).
+ * `expiry` reads the provider's lifetime fields (seconds from receipt, or undefined when unusable).
+ */
+export function parseTokenBody(
+  response: ProviderResponse,
+  account: AccountCheck,
+  expiresInSeconds: (body: Record<string, unknown>) => number | undefined,
+): TokenSet {
+  const { status } = response;
+  const body = jsonObject(response.body);
+  if (body === undefined) {
+    throw new UnusableTokenAnswerError('unreadable token response: not a JSON object', status, undefined);
+  }
+  const named = body[account.field];
+  if (named !== undefined && named !== account.expected) {
+    throw new ProviderError(
+      'account_mismatch',
+      `the token answer names another ${account.field} than the account asked for`,
+      { status },
+    );
+  }
+  const { access_token, refresh_token, token_type, scope } = body;
+  let refreshToken: string | undefined;
+  if (refresh_token !== undefined && refresh_token !== null && refresh_token !== '') {
+    if (!isToken(refresh_token, VSCHARS)) {
+      // A rotated refresh token the broker cannot store or send: nothing to keep.
+      throw new UnusableTokenAnswerError(
+        'unusable token response: malformed refresh_token',
+        status,
+        undefined,
+      );
+    }
+    refreshToken = refresh_token;
+  }
+  const unusable = (why: string) =>
+    new UnusableTokenAnswerError(`unusable token response: ${why}`, status, refreshToken);
+  if (access_token === undefined || access_token === null || access_token === '') {
+    throw unusable('no access_token');
+  }
+  if (!isToken(access_token, B64TOKEN)) throw unusable('access_token is not a b64token (RFC 6750)');
+  if (token_type !== undefined && (typeof token_type !== 'string' || token_type.toLowerCase() !== 'bearer')) {
+    throw unusable('token_type is not Bearer');
+  }
+  const seconds = expiresInSeconds(body);
+  if (seconds === undefined || !(seconds >= EXPIRES_IN_RANGE.minSeconds)) {
+    throw unusable('no usable expires_in');
+  }
+  const lifetime = Math.floor(Math.min(seconds, EXPIRES_IN_RANGE.maxSeconds));
+  return {
+    accessToken: access_token,
+    refreshToken,
+    expiresAt: response.receivedAt + lifetime * 1000,
+    scope: typeof scope === 'string' && scope.length <= 2048 && VSCHARS.test(scope) ? scope : undefined,
+  };
+}
+
+function isToken(value: unknown, pattern: RegExp): value is string {
+  return typeof value === 'string' && value.length <= MAX_TOKEN_LENGTH && pattern.test(value);
+}
+
+/** `expires_in` as a finite number of seconds (a number or a string of digits), else undefined. */
+export function expiresInField(value: unknown): number | undefined {
+  const seconds = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value;
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds : undefined;
 }

@@ -33,8 +33,11 @@ export interface OAuthAdapter {
     params: OAuthClientCredentials & { account: string; code: string; redirectUri: string },
   ): ProviderRequest;
   buildRefresh(params: OAuthClientCredentials & { account: string; refreshToken: string }): ProviderRequest;
-  /** Turns a token-endpoint response into tokens, or throws a classified ProviderError. */
-  parseTokenResponse(response: ProviderResponse): TokenSet;
+  /**
+   * Turns a token-endpoint response for `account` into tokens, or throws a classified
+   * ProviderError (an answer naming another account is refused).
+   */
+  parseTokenResponse(response: ProviderResponse, account: string): TokenSet;
 }
 
 export interface ProviderDefinition {

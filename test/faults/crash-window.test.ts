@@ -71,6 +71,8 @@ beforeAll(async () => {
           urls,
         }),
         SWEEP_INTERVAL_SECONDS: '3600',
+        // Each test refreshes right after the last refresh and means it.
+        REFRESH_COOLDOWN_SECONDS: '0',
         POWERTOOLS_LOG_LEVEL: 'INFO',
       }),
     ),

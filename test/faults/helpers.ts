@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { LOCAL_CREDENTIALS } from '../../functions/local/dynamodb';
+import { MAX_CLOCK_SKEW_MS } from '../../shared/domain/refresh';
 import { connect, type TestBroker, type TokenBody } from '../helpers/broker';
 
 /** Error codes the contract (and the README's additions) allow in a JSON error body. */
@@ -76,10 +77,12 @@ export async function expectNothingLost(t: TestBroker, accounts: readonly string
 }
 
 /**
- * Makes the refresh lease on an OAuth connection look expired, straight in the table (not through
- * any broker). This stands in for time passing: a real lease outlives the whole provider retry
- * budget (~27 s with the default policy), which a test should not sleep through. Fails unless a
- * lease is held, and returns its owner.
+ * Makes the refresh lease on an OAuth connection look abandoned to any process, straight in the
+ * table (not through any broker): its holder's end estimate is moved further back than the clock
+ * skew a cold observer tolerates (MAX_CLOCK_SKEW_MS). This stands in for time passing: a real
+ * lease is taken over after a process has watched it unchanged for a whole lease length (~37 s
+ * with the default policy), which a test should not sleep through. Fails unless a lease is held,
+ * and returns it as it was.
  */
 export async function expireLease(
   endpoint: string,
@@ -102,7 +105,10 @@ export async function expireLease(
         Key,
         UpdateExpression: 'SET leaseUntil = :past',
         ConditionExpression: 'leaseOwner = :owner',
-        ExpressionAttributeValues: { ':past': Date.now() - 1_000, ':owner': Item.leaseOwner },
+        ExpressionAttributeValues: {
+          ':past': Date.now() - MAX_CLOCK_SKEW_MS - 1_000,
+          ':owner': Item.leaseOwner,
+        },
       }),
     );
     return { leaseOwner: Item.leaseOwner, leaseUntil: Item.leaseUntil };

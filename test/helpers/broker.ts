@@ -40,7 +40,14 @@ export interface TestBroker {
 
 export async function startTestBroker(
   env: Record<string, string> = {},
-  options: { dataDir?: string; retryPolicy?: RetryPolicy; logger?: Logger; events?: EventSink } = {},
+  options: {
+    dataDir?: string;
+    retryPolicy?: RetryPolicy;
+    /** Default 0: most suites force refresh after refresh; the storm tests use the real cooldown. */
+    refreshCooldownMs?: number;
+    logger?: Logger;
+    events?: EventSink;
+  } = {},
 ): Promise<TestBroker> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'broker-test-')));
   const broker = await startLocalBroker({
@@ -53,6 +60,7 @@ export async function startTestBroker(
       ...env,
     },
     retryPolicy: options.retryPolicy ?? FAST_RETRY,
+    refreshCooldownMs: options.refreshCooldownMs ?? 0,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.events === undefined ? {} : { events: options.events }),
   });

@@ -134,7 +134,9 @@ export const TEST_PROVIDERS = createProviders(
 /** A Refresher over a fixture's store with a scripted token endpoint; the rest as the tests need it. */
 export function fixtureRefresher(
   f: StoreFixture,
-  options: { http: HttpClient } & Partial<Pick<RefresherDeps, 'credentials' | 'retryPolicy'>>,
+  options: { http: HttpClient } & Partial<
+    Pick<RefresherDeps, 'credentials' | 'retryPolicy' | 'cooldownMs' | 'clock' | 'monotonic'>
+  >,
 ): Refresher {
   return new Refresher({
     store: f.store,

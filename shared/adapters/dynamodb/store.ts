@@ -63,6 +63,7 @@ function toOAuthRecord(item: Item): OAuthRecord {
     lastError: str(item.lastError),
     lastFailureAt: num(item.lastFailureAt),
     retryAfterSeconds: num(item.retryAfterSeconds),
+    unconfirmedAt: num(item.unconfirmedAt),
   };
 }
 
@@ -120,6 +121,7 @@ const LEASE_AND_FAILURE = [
   'lastError',
   'lastFailureAt',
   'retryAfterSeconds',
+  'unconfirmedAt',
 ] as const;
 
 interface Cursor {
@@ -338,15 +340,38 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
 
   async acquireLease(
     key: ConnectionKey,
-    lease: { version: number; owner: string; until: number; now: number },
+    lease: {
+      version: number;
+      owner: string;
+      until: number;
+      replacing?: { owner: string; until: number | undefined } | undefined;
+    },
   ): Promise<LeasedConnection> {
+    // No time comparison here: whether a lease is abandoned is the refresher's call, made without
+    // comparing this host's clock with another's. The write only checks that the lease it replaces
+    // (or its absence) is exactly what the refresher looked at.
+    const replacing = lease.replacing;
     const item = await this.conditionalUpdate(
       key,
       updateExpression({ leaseOwner: lease.owner, leaseUntil: lease.until }),
-      '#version = :expected AND #status = :active AND (attribute_not_exists(#leaseUntil) OR #leaseUntil < :now)',
+      replacing === undefined
+        ? '#version = :expected AND #status = :active AND attribute_not_exists(#leaseOwner)'
+        : `#version = :expected AND #status = :active AND #leaseOwner = :heldOwner AND ${
+            replacing.until === undefined ? 'attribute_not_exists(#leaseUntil)' : '#leaseUntil = :heldUntil'
+          }`,
       {
-        names: { '#version': 'version', '#status': 'status', '#leaseUntil': 'leaseUntil' },
-        values: { ':expected': lease.version, ':active': 'active', ':now': lease.now },
+        names: {
+          '#version': 'version',
+          '#status': 'status',
+          '#leaseOwner': 'leaseOwner',
+          ...(replacing === undefined ? {} : { '#leaseUntil': 'leaseUntil' }),
+        },
+        values: {
+          ':expected': lease.version,
+          ':active': 'active',
+          ...(replacing === undefined ? {} : { ':heldOwner': replacing.owner }),
+          ...(replacing?.until === undefined ? {} : { ':heldUntil': replacing.until }),
+        },
       },
     );
     // The refresh token of the version just leased, from the write that took the lease: the only
@@ -387,21 +412,53 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
 
   async recordRefreshFailure(
     key: ConnectionKey,
-    failure: { owner: string; error: string; retryAfterSeconds?: number | undefined; now: number },
+    failure: {
+      owner: string;
+      error: string;
+      retryAfterSeconds?: number | undefined;
+      unconfirmed?: boolean | undefined;
+      rotated?: { version: number; refreshToken: string } | undefined;
+      now: number;
+    },
   ) {
-    const expression = updateExpression(
-      { lastError: failure.error, lastFailureAt: failure.now, retryAfterSeconds: failure.retryAfterSeconds },
-      ['leaseOwner', 'leaseUntil'],
-      ['#failureCount = if_not_exists(#failureCount, :zero) + :one'],
-    );
+    const set: Record<string, unknown> = {
+      lastError: failure.error,
+      lastFailureAt: failure.now,
+      retryAfterSeconds: failure.retryAfterSeconds,
+    };
+    // Set only, never cleared here: a later plain failure must not forget that a rotation may be lost.
+    if (failure.unconfirmed === true) set.unconfirmedAt = failure.now;
+    const raw = ['#failureCount = if_not_exists(#failureCount, :zero) + :one'];
+    const { rotated } = failure;
+    if (rotated !== undefined) {
+      // The provider rotated in an answer the broker cannot otherwise use: keep the new refresh
+      // token in this same write, fenced by version like completeRefresh (not by the lease, which
+      // may have run out), and move the version on so no lease of the old one can use the old token.
+      set.refreshToken = await this.cipher.seal(rotated.refreshToken, key);
+      set.unconfirmedAt = undefined;
+      raw.push('#version = #version + :one');
+    }
+    const expression = updateExpression(set, ['leaseOwner', 'leaseUntil'], raw);
     try {
-      await this.conditionalUpdate(key, expression, '#owner = :owner', {
-        names: { '#owner': 'leaseOwner', '#failureCount': 'failureCount' },
-        values: { ':owner': failure.owner, ':zero': 0, ':one': 1 },
-      });
+      await this.conditionalUpdate(
+        key,
+        expression,
+        rotated === undefined ? '#owner = :owner' : '#version = :expected',
+        rotated === undefined
+          ? {
+              names: { '#owner': 'leaseOwner', '#failureCount': 'failureCount' },
+              values: { ':owner': failure.owner, ':zero': 0, ':one': 1 },
+            }
+          : {
+              names: { '#version': 'version', '#failureCount': 'failureCount' },
+              values: { ':expected': rotated.version, ':zero': 0, ':one': 1 },
+            },
+      );
     } catch (error) {
-      // The lease passed to someone else meanwhile: their outcome is the one to keep.
+      // The lease passed to someone else meanwhile: their outcome is the one to keep. A rotated
+      // token whose version moved on is older than what is stored (the newer write used it).
       if (!(error instanceof ConcurrentUpdateError)) throw error;
+      if (rotated !== undefined) throw error;
     }
   }
 

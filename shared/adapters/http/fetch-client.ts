@@ -5,7 +5,24 @@ import type { HttpClient } from '../../providers/types';
 /** Largest provider body read: token answers are small; anything bigger is not one. */
 const MAX_BODY_BYTES = 256 * 1024;
 
-/** Performs a provider request; network errors and timeouts become transient ProviderErrors. */
+/**
+ * Connection errors that happen before a request is written: no name resolution, nothing listening,
+ * no route. Anything else (a reset, a socket closed mid-request, a timeout) may have come after the
+ * provider received the request.
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/** The system error code of a fetch failure (undici puts it on `cause`). */
+function errorCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+/**
+ * Performs a provider request. A failure that proves the request never left becomes a transient
+ * ProviderError; one after which the provider may have processed it (a timeout, a connection cut,
+ * an answer broken off) an `unconfirmed` one, which the refresh protocol never retries.
+ */
 export function fetchHttpClient(now: () => number = Date.now): HttpClient {
   return async (request, timeoutMs) => {
     let response: Response;
@@ -20,9 +37,14 @@ export function fetchHttpClient(now: () => number = Date.now): HttpClient {
     } catch (error) {
       const timedOut =
         error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      if (timedOut) {
+        throw new ProviderError('unconfirmed', `no answer within ${timeoutMs} ms`, {}, { cause: error });
+      }
+      // Only a connection that was never made proves the request did not reach the provider.
+      const neverSent = NOT_SENT_CODES.has(errorCode(error) ?? '');
       throw new ProviderError(
-        'transient',
-        timedOut ? `no answer within ${timeoutMs} ms` : 'could not reach the provider',
+        neverSent ? 'transient' : 'unconfirmed',
+        neverSent ? 'could not reach the provider' : 'the connection to the provider broke off',
         {},
         { cause: error },
       );
@@ -31,8 +53,9 @@ export function fetchHttpClient(now: () => number = Date.now): HttpClient {
     try {
       body = await readLimited(response, MAX_BODY_BYTES);
     } catch (error) {
+      // The provider answered, so it processed the request: what it said is lost.
       throw new ProviderError(
-        'transient',
+        'unconfirmed',
         'the provider broke off its answer',
         { status: response.status },
         { cause: error },

@@ -65,6 +65,8 @@ beforeAll(async () => {
         }),
         SWEEP_INTERVAL_SECONDS: '1',
         REFRESH_MARGIN_SECONDS: '900',
+        // The most refresh pressure: no cooldown, every wanting caller may refresh.
+        REFRESH_COOLDOWN_SECONDS: '0',
         POWERTOOLS_LOG_LEVEL: 'DEBUG',
       });
     }),

@@ -184,11 +184,15 @@ describe('GET /tokens/{provider}/{account}', () => {
     expect(response.body.access_token).toBeUndefined();
   });
 
-  it('treats an unreadable 200 as transient and recovers on retry', async () => {
+  it('answers 503 to an unreadable 200 without presenting the refresh token again, and refreshes on the next call', async () => {
     await connect(t, 'garbled-store');
+    t.simulator.resetStats();
     t.simulator.injectFault({ kind: 'malformed', grant: 'refresh_token' });
     const response = await token('garbled-store', '?force_refresh=true');
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(503);
+    expect(t.simulator.stats().refreshAttempts).toBe(1);
+    expect((await token('garbled-store', '?force_refresh=true')).status).toBe(200);
+    expect(t.simulator.stats().invalidGrants).toBe(0);
   });
 
   it('gives 40 concurrent callers one provider refresh and one token', async () => {

@@ -33,7 +33,8 @@ const http: HttpClient = async (request) => {
 
 beforeAll(async () => {
   f = await startStoreFixture();
-  refresher = fixtureRefresher(f, { http });
+  // These tests force one refresh after another: no cooldown between them.
+  refresher = fixtureRefresher(f, { http, cooldownMs: 0 });
 });
 afterAll(() => f?.close());
 beforeEach(() => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIGHTSPEED_SCOPES, loadConfig } from '../../../shared/config';
-import { ProviderError } from '../../../shared/domain/errors';
+import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
 import { lightspeedProvider, parseLightspeedTokenResponse } from '../../../shared/providers/lightspeed-x';
+import { EXPIRES_IN_RANGE } from '../../../shared/providers/oauth2';
 import type { OAuthAdapter, ProviderResponse } from '../../../shared/providers/types';
 
 // A whole second, so HTTP dates (second precision) round-trip exactly.
@@ -44,6 +45,9 @@ function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
 const formFields = (body: string | undefined): Record<string, string> =>
   Object.fromEntries(new URLSearchParams(body ?? ''));
 
+/** Parses an answer to a request for the account `demo-store`. */
+const parse = (answer: ProviderResponse) => parseLightspeedTokenResponse(answer, 'demo-store');
+
 describe('parseLightspeedTokenResponse', () => {
   describe('documented examples (seed 001)', () => {
     it('computes expiry from expires_in at receipt, not from the absolute expires, on a code exchange', () => {
@@ -57,7 +61,7 @@ describe('parseLightspeedTokenResponse', () => {
       };
 
       // Act
-      const tokens = parseLightspeedTokenResponse(response(200, seedExample));
+      const tokens = parse(response(200, seedExample));
 
       // Assess
       expect(tokens).toEqual({
@@ -79,7 +83,7 @@ describe('parseLightspeedTokenResponse', () => {
       };
 
       // Act
-      const tokens = parseLightspeedTokenResponse(response(200, seedExample));
+      const tokens = parse(response(200, seedExample));
 
       // Assess
       expect(tokens.accessToken).toBe('KD7gspXvfAmOsspC65YDqqJQ6FcAYbRROc4zPIMZ');
@@ -101,7 +105,7 @@ describe('parseLightspeedTokenResponse', () => {
     };
 
     // Act
-    const tokens = parseLightspeedTokenResponse(response(200, rotated));
+    const tokens = parse(response(200, rotated));
 
     // Assess
     expect(tokens).toEqual({
@@ -114,7 +118,7 @@ describe('parseLightspeedTokenResponse', () => {
 
   it('treats an empty refresh_token as absent, so the stored one is kept', () => {
     // Act
-    const tokens = parseLightspeedTokenResponse(
+    const tokens = parse(
       response(200, { access_token: 'at-1', token_type: 'Bearer', expires_in: 60, refresh_token: '' }),
     );
 
@@ -124,9 +128,7 @@ describe('parseLightspeedTokenResponse', () => {
 
   it('reads expires_in given as a numeric string', () => {
     // Act
-    const tokens = parseLightspeedTokenResponse(
-      response(200, { access_token: 'at-1', token_type: 'Bearer', expires_in: '86400' }),
-    );
+    const tokens = parse(response(200, { access_token: 'at-1', token_type: 'Bearer', expires_in: '86400' }));
 
     // Assess
     expect(tokens.expiresAt).toBe(RECEIVED_AT + 86_400_000);
@@ -134,10 +136,8 @@ describe('parseLightspeedTokenResponse', () => {
 
   it('accepts a lower-case bearer token_type and a missing token_type', () => {
     // Act
-    const lower = parseLightspeedTokenResponse(
-      response(200, { access_token: 'at-1', token_type: 'bearer', expires_in: 60 }),
-    );
-    const absent = parseLightspeedTokenResponse(response(200, { access_token: 'at-2', expires_in: 60 }));
+    const lower = parse(response(200, { access_token: 'at-1', token_type: 'bearer', expires_in: 60 }));
+    const absent = parse(response(200, { access_token: 'at-2', expires_in: 60 }));
 
     // Assess
     expect(lower.accessToken).toBe('at-1');
@@ -149,9 +149,7 @@ describe('parseLightspeedTokenResponse', () => {
     const expires = Math.floor(RECEIVED_AT / 1000) + 3_600;
 
     // Act
-    const tokens = parseLightspeedTokenResponse(
-      response(200, { access_token: 'at-1', token_type: 'Bearer', expires }),
-    );
+    const tokens = parse(response(200, { access_token: 'at-1', token_type: 'Bearer', expires }));
 
     // Assess
     expect(tokens.expiresAt).toBe(expires * 1000);
@@ -160,68 +158,60 @@ describe('parseLightspeedTokenResponse', () => {
   it('refuses a response whose only expiry is an absolute expires in the past', () => {
     // Act
     const error = failureOf(() =>
-      parseLightspeedTokenResponse(
-        response(200, { access_token: 'at-1', token_type: 'Bearer', expires: 1387145621 }),
-      ),
+      parse(response(200, { access_token: 'at-1', token_type: 'Bearer', expires: 1387145621 })),
     );
 
     // Assess
-    expect(error.kind).toBe('transient');
-    expect(error.message).toBe('unreadable token response: no usable expires_in');
+    expect(error.kind).toBe('unconfirmed');
+    expect(error.message).toBe('unusable token response: no usable expires_in');
   });
 
   it('refuses a response with neither expires_in nor expires', () => {
     // Act
-    const error = failureOf(() =>
-      parseLightspeedTokenResponse(response(200, { access_token: 'at-1', token_type: 'Bearer' })),
-    );
+    const error = failureOf(() => parse(response(200, { access_token: 'at-1', token_type: 'Bearer' })));
 
     // Assess
-    expect(error.kind).toBe('transient');
+    expect(error.kind).toBe('unconfirmed');
     expect(error.details.status).toBe(200);
   });
 
   it('refuses a token_type other than Bearer', () => {
     // Act
     const error = failureOf(() =>
-      parseLightspeedTokenResponse(
-        response(200, { access_token: 'at-1', token_type: 'mac', expires_in: 86_400 }),
-      ),
+      parse(response(200, { access_token: 'at-1', token_type: 'mac', expires_in: 86_400 })),
     );
 
     // Assess
-    expect(error.kind).toBe('transient');
-    expect(error.message).toBe('unreadable token response: token_type mac is not Bearer');
+    expect(error.kind).toBe('unconfirmed');
+    expect(error.message).toBe('unusable token response: token_type is not Bearer');
   });
 
   it('refuses a 200 without an access_token', () => {
     // Act
-    const error = failureOf(() =>
-      parseLightspeedTokenResponse(response(200, { token_type: 'Bearer', expires_in: 86_400 })),
-    );
+    const error = failureOf(() => parse(response(200, { token_type: 'Bearer', expires_in: 86_400 })));
 
     // Assess
-    expect(error.kind).toBe('transient');
-    expect(error.message).toBe('unreadable token response: no access_token');
+    expect(error.kind).toBe('unconfirmed');
+    expect(error.message).toBe('unusable token response: no access_token');
   });
 
-  it('classifies a non-JSON 200 as a transient failure', () => {
+  it('classifies a non-JSON 200 as unconfirmed (the provider may have rotated), not to be retried', () => {
     // Act
-    const error = failureOf(() => parseLightspeedTokenResponse(response(200, '<html>gateway</html>')));
+    const error = failureOf(() => parse(response(200, '<html>gateway</html>')));
 
     // Assess
     expect(error).toBeInstanceOf(ProviderError);
-    expect(error.kind).toBe('transient');
+    expect(error.kind).toBe('unconfirmed');
     expect(error.message).toBe('unreadable token response: not a JSON object');
     expect(error.details).toEqual({ status: 200 });
   });
 
-  it('classifies a JSON array 200 as a transient failure', () => {
+  it('classifies a JSON array 200 as unconfirmed', () => {
     // Act
-    const error = failureOf(() => parseLightspeedTokenResponse(response(200, '[{"access_token":"at"}]')));
+    const error = failureOf(() => parse(response(200, '[{"access_token":"at"}]')));
 
     // Assess
-    expect(error.kind).toBe('transient');
+    expect(error.kind).toBe('unconfirmed');
   });
 
   it('classifies 400 invalid_grant as invalid_grant, keeping the code but not the description', () => {
@@ -229,7 +219,7 @@ describe('parseLightspeedTokenResponse', () => {
     const body = { error: 'invalid_grant', error_description: 'refresh token rt-secret-123 was revoked' };
 
     // Act
-    const error = failureOf(() => parseLightspeedTokenResponse(response(400, body)));
+    const error = failureOf(() => parse(response(400, body)));
 
     // Assess
     expect(error.kind).toBe('invalid_grant');
@@ -243,7 +233,7 @@ describe('parseLightspeedTokenResponse', () => {
 
   it('classifies 401 invalid_client as invalid_client', () => {
     // Act
-    const error = failureOf(() => parseLightspeedTokenResponse(response(401, { error: 'invalid_client' })));
+    const error = failureOf(() => parse(response(401, { error: 'invalid_client' })));
 
     // Assess
     expect(error.kind).toBe('invalid_client');
@@ -254,9 +244,7 @@ describe('parseLightspeedTokenResponse', () => {
 
   it('does not keep a provider error code that is not a plain identifier', () => {
     // Act
-    const error = failureOf(() =>
-      parseLightspeedTokenResponse(response(400, { error: '<script>alert(1)</script>' })),
-    );
+    const error = failureOf(() => parse(response(400, { error: '<script>alert(1)</script>' })));
 
     // Assess
     expect(error.kind).toBe('invalid_client');
@@ -271,9 +259,7 @@ describe('parseLightspeedTokenResponse', () => {
 
     // Act
     const error = failureOf(() =>
-      parseLightspeedTokenResponse(
-        response(429, body, { 'Retry-After': retryAt, 'X-RateLimit-Remaining': '0' }),
-      ),
+      parse(response(429, body, { 'Retry-After': retryAt, 'X-RateLimit-Remaining': '0' })),
     );
 
     // Assess
@@ -288,7 +274,7 @@ describe('parseLightspeedTokenResponse', () => {
       '<!doctype html><html><body><h1>Internal Server Error</h1><pre>trace-7f3a lsxs_at_leaked</pre></body></html>';
 
     // Act
-    const error = failureOf(() => parseLightspeedTokenResponse(response(500, html)));
+    const error = failureOf(() => parse(response(500, html)));
 
     // Assess
     expect(error.kind).toBe('transient');
@@ -302,11 +288,105 @@ describe('parseLightspeedTokenResponse', () => {
 
   it('classifies a 503 with Retry-After in seconds as transient', () => {
     // Act
-    const error = failureOf(() => parseLightspeedTokenResponse(response(503, '', { 'retry-after': '7' })));
+    const error = failureOf(() => parse(response(503, '', { 'retry-after': '7' })));
 
     // Assess
     expect(error.kind).toBe('transient');
     expect(error.details.retryAfterSeconds).toBe(7);
+  });
+});
+
+describe('unusable answers and bounds (a rotated refresh token is never lost)', () => {
+  const ROTATED = 'lsxs_rt_rotated_after_processing';
+  const base = {
+    token_type: 'Bearer',
+    expires_in: 86_400,
+    refresh_token: ROTATED,
+    domain_prefix: 'demo-store',
+  };
+
+  function salvaged(body: Record<string, unknown>): {
+    error: UnusableTokenAnswerError;
+    refreshToken?: string;
+  } {
+    const error = failureOf(() => parse(response(200, { ...base, ...body })));
+    expect(error).toBeInstanceOf(UnusableTokenAnswerError);
+    expect(error.kind).toBe('unconfirmed');
+    return {
+      error: error as UnusableTokenAnswerError,
+      refreshToken: (error as UnusableTokenAnswerError).salvagedRefreshToken(),
+    };
+  }
+
+  it.each([
+    ['token_type mac', { access_token: 'at-1', token_type: 'mac' }],
+    ['no access_token', {}],
+    ['an access_token with CR/LF', { access_token: 'at-1\r\nX-Injected: 1' }],
+    ['an access_token with a control character', { access_token: 'at\u0000-1' }],
+    ['an access_token that is a number', { access_token: 12345 }],
+    ['an access_token over 4096 characters', { access_token: 'a'.repeat(4097) }],
+    ['expires_in of zero', { access_token: 'at-1', expires_in: 0 }],
+    ['expires_in negative', { access_token: 'at-1', expires_in: -5 }],
+    ['expires_in not a number', { access_token: 'at-1', expires_in: 'soon', expires: undefined }],
+  ])('keeps the rotated refresh token of a 200 with %s', (_, body) => {
+    const { error, refreshToken } = salvaged(body);
+    expect(refreshToken).toBe(ROTATED);
+    // The token is carried privately: nothing that logs or serializes the error sees it.
+    const everything = [
+      error.message,
+      String(error),
+      error.stack ?? '',
+      JSON.stringify(error),
+      JSON.stringify(error.details),
+    ];
+    expect(everything.join('\n')).not.toContain(ROTATED);
+    expect(Object.keys(error)).not.toContain('refreshToken');
+  });
+
+  it.each([
+    ['1e13', 1e13],
+    ['1e308', 1e308],
+    ['a year', 366 * 86_400],
+  ])(
+    'clamps an expires_in of %s to 31 days, so the expiry is a real date a write can store',
+    (_, expiresIn) => {
+      const tokens = parse(response(200, { ...base, access_token: 'at-1', expires_in: expiresIn }));
+      expect(tokens.expiresAt).toBe(RECEIVED_AT + EXPIRES_IN_RANGE.maxSeconds * 1000);
+      expect(() => new Date(tokens.expiresAt).toISOString()).not.toThrow();
+      expect(tokens.refreshToken).toBe(ROTATED);
+    },
+  );
+
+  it('accepts access tokens made of every b64token character (RFC 6750)', () => {
+    const token = 'AZaz09-._~+/abc==';
+    expect(parse(response(200, { ...base, access_token: token })).accessToken).toBe(token);
+  });
+
+  it('salvages nothing when the rotated refresh token itself is unusable', () => {
+    const error = failureOf(() =>
+      parse(response(200, { ...base, access_token: 'at-1', refresh_token: 'rt\n2' })),
+    );
+    expect(error.kind).toBe('unconfirmed');
+    expect((error as UnusableTokenAnswerError).salvagedRefreshToken()).toBeUndefined();
+  });
+
+  it('drops a scope with control characters instead of storing it', () => {
+    const tokens = parse(response(200, { ...base, access_token: 'at-1', scope: 'a\u0007b' }));
+    expect(tokens.scope).toBeUndefined();
+  });
+
+  it('refuses a token answer for another domain_prefix, keeping none of it', () => {
+    const error = failureOf(() =>
+      parse(response(200, { ...base, access_token: 'at-1', domain_prefix: 'other-store' })),
+    );
+    expect(error.kind).toBe('account_mismatch');
+    expect(error).not.toBeInstanceOf(UnusableTokenAnswerError);
+    expect(`${error.message} ${JSON.stringify(error)}`).not.toContain(ROTATED);
+  });
+
+  it('refuses an unusable answer for another domain_prefix without salvaging its refresh token', () => {
+    const error = failureOf(() => parse(response(200, { ...base, domain_prefix: 'other-store' })));
+    expect(error.kind).toBe('account_mismatch');
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DecryptionError } from '../../../../shared/domain/crypto';
-import { InvalidRequestError } from '../../../../shared/domain/errors';
+import { ConcurrentUpdateError, InvalidRequestError } from '../../../../shared/domain/errors';
 import type { ConnectionKey, PersonalConnection } from '../../../../shared/domain/model';
 import { type StoreFixture, startStoreFixture } from '../../../helpers/store';
 
@@ -202,7 +202,6 @@ describe('DynamoDbStore refresh lease', () => {
       version: before.version,
       owner: 'test',
       until: now + 60_000,
-      now,
     });
 
     expect(leased).toMatchObject({
@@ -221,7 +220,7 @@ describe('DynamoDbStore refresh lease', () => {
     const first = await f.store.getOAuth(key);
     if (first === undefined) throw new Error('not stored');
     let now = Date.now();
-    await f.store.acquireLease(key, { version: first.version, owner: 'a', until: now + 60_000, now });
+    await f.store.acquireLease(key, { version: first.version, owner: 'a', until: now + 60_000 });
     f.reset();
     const refreshed = await f.store.completeRefresh(key, {
       version: first.version,
@@ -237,9 +236,102 @@ describe('DynamoDbStore refresh lease', () => {
       version: refreshed.version,
       owner: 'b',
       until: now + 60_000,
-      now,
     });
     expect(leased.refreshToken).toBe('rt-new');
+  });
+
+  it('takes over only the exact lease the refresher judged abandoned, comparing no clock', async () => {
+    const key = lightspeed('takeover');
+    await authorize(key);
+    const first = await f.store.getOAuth(key);
+    if (first === undefined) throw new Error('not stored');
+    // A lease whose end lies far in the future by this host's clock (a skewed holder).
+    const held = await f.store.acquireLease(key, {
+      version: first.version,
+      owner: 'a',
+      until: Date.now() + 3_600_000,
+    });
+    // Taking a lease while one is held fails, whatever the clocks say…
+    await expect(
+      f.store.acquireLease(key, { version: first.version, owner: 'b', until: Date.now() + 60_000 }),
+    ).rejects.toBeInstanceOf(ConcurrentUpdateError);
+    // …and so does replacing a lease other than the one that is held.
+    await expect(
+      f.store.acquireLease(key, {
+        version: first.version,
+        owner: 'b',
+        until: Date.now() + 60_000,
+        replacing: { owner: 'a', until: (held.leaseUntil ?? 0) - 1 },
+      }),
+    ).rejects.toBeInstanceOf(ConcurrentUpdateError);
+    const taken = await f.store.acquireLease(key, {
+      version: first.version,
+      owner: 'b',
+      until: Date.now() + 60_000,
+      replacing: { owner: 'a', until: held.leaseUntil },
+    });
+    expect(taken.leaseOwner).toBe('b');
+    expect(taken.refreshToken).toBe('rt-takeover');
+  });
+
+  it('stores a rotated refresh token in the write that records a failure, moving the version on', async () => {
+    const key = lightspeed('salvage');
+    await authorize(key);
+    const first = await f.store.getOAuth(key);
+    if (first === undefined) throw new Error('not stored');
+    const leased = await f.store.acquireLease(key, {
+      version: first.version,
+      owner: 'a',
+      until: Date.now() + 60_000,
+    });
+    await f.store.recordRefreshFailure(key, {
+      owner: 'a',
+      error: 'unusable_token_answer',
+      rotated: { version: leased.version, refreshToken: 'rt-salvaged' },
+      now: Date.now(),
+    });
+    const after = await f.store.getOAuth(key);
+    expect(after).toMatchObject({
+      version: first.version + 1,
+      accessToken: 'at-salvage',
+      lastError: 'unusable_token_answer',
+      leaseOwner: undefined,
+      unconfirmedAt: undefined,
+    });
+    const next = await f.store.acquireLease(key, {
+      version: first.version + 1,
+      owner: 'b',
+      until: Date.now() + 60_000,
+    });
+    expect(next.refreshToken).toBe('rt-salvaged');
+    const raw = await f.rawItem(key, 'oauth');
+    expect(JSON.stringify(raw)).not.toContain('rt-salvaged');
+  });
+
+  it('remembers an unconfirmed attempt through later failures until tokens are written again', async () => {
+    const key = lightspeed('unconfirmed');
+    await authorize(key);
+    const first = await f.store.getOAuth(key);
+    if (first === undefined) throw new Error('not stored');
+    const lease = () =>
+      f.store.acquireLease(key, { version: first.version, owner: 'a', until: Date.now() + 60_000 });
+    await lease();
+    await f.store.recordRefreshFailure(key, {
+      owner: 'a',
+      error: 'refresh_unconfirmed',
+      unconfirmed: true,
+      now: 1_000,
+    });
+    await lease();
+    await f.store.recordRefreshFailure(key, { owner: 'a', error: 'http_503', now: 2_000 });
+    expect(await f.store.getOAuthRecord(key)).toMatchObject({ unconfirmedAt: 1_000, lastError: 'http_503' });
+    await lease();
+    await f.store.completeRefresh(key, {
+      version: first.version,
+      tokens: { accessToken: 'at-2', expiresAt: Date.now() + HOUR },
+      now: Date.now(),
+    });
+    expect((await f.store.getOAuthRecord(key))?.unconfirmedAt).toBeUndefined();
   });
 
   it('returns metadata without tokens when marking a connection dead or deleting it', async () => {
