@@ -838,11 +838,19 @@ ${alert}
     stats.refreshAttempts += 1;
     stats.maxConcurrentRefreshes = Math.max(stats.maxConcurrentRefreshes, inFlight);
     this.counters.refreshAttempts += 1;
-    res.once('close', () => {
+    // Over once the answer is handed to the socket ('finish') or the client is gone ('close'):
+    // 'close' alone can come after the client already sent its next request, counting an overlap
+    // that never happened.
+    let over = false;
+    const end = () => {
+      if (over) return;
+      over = true;
       const left = (this.refreshesInFlight.get(domainPrefix) ?? 1) - 1;
       if (left > 0) this.refreshesInFlight.set(domainPrefix, left);
       else this.refreshesInFlight.delete(domainPrefix);
-    });
+    };
+    res.once('finish', end);
+    res.once('close', end);
   }
 
   private takeFault(grant: string | undefined): Fault | undefined {

@@ -10,7 +10,8 @@ export const MAX_RETRY_AFTER_SECONDS = 900;
 export function parseRetryAfter(header: string | null | undefined, now: number): number | undefined {
   if (header === null || header === undefined) return undefined;
   const value = header.trim();
-  if (/^\d+$/.test(value)) return clampSeconds(Number(value));
+  // RFC 9110 allows only digits; a number written as `1e23` or `1.5` is read leniently, then clamped.
+  if (/^\d+(?:\.\d+)?(?:e\+?\d+)?$/i.test(value)) return clampSeconds(Math.ceil(Number(value)));
   const date = Date.parse(value);
   if (Number.isNaN(date) || !/[a-z]/i.test(value)) return undefined;
   return clampSeconds(Math.ceil((date - now) / 1000));

@@ -62,6 +62,19 @@ describe('DynamoDB throttling and outages', () => {
     await expectNothingLost(t, ACCOUNTS);
   });
 
+  it('keeps the rotated refresh token when the token write fails past the SDK retries and then recovers', async () => {
+    await connect(t, 'ddb-recover');
+    t.simulator.resetStats();
+    // The lease write passes; the token write's first try fails all its SDK attempts (4), the
+    // broker's second try meets two more failures and then succeeds.
+    proxy.fail({ kind: 'internal-500', count: 6, operations: ['UpdateItem'], skip: 1 });
+    const refreshed = await token('ddb-recover', '?force_refresh=true');
+    expect(refreshed.status).toBe(200);
+    expect(proxy.stats().faulted).toEqual({ UpdateItem: 6 });
+    expect(t.simulator.stats().refreshes).toBe(1);
+    await expectNothingLost(t, ['ddb-recover']);
+  });
+
   it('answers a persistent outage with clean JSON 500s, never a token or stack, and loses nothing', async () => {
     const before = await token('ddb-c');
     proxy.fail({ kind: 'provisioned-throughput', count: 1_000 });

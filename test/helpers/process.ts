@@ -49,10 +49,26 @@ export function simulatorBrokerEnv(options: {
   };
 }
 
-/** Starts `functions/local/main.ts` with `env` and waits until it prints its URL. */
-export async function spawnBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'functions/local/main.ts'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+/**
+ * Starts `functions/local/main.ts` with `env` and waits until it prints its URL. `clockSkewMs`
+ * shifts the process's wall clock (test/helpers/skewed-clock.mjs), as on a host whose clock is off.
+ */
+export async function spawnBroker(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  options: { clockSkewMs?: number } = {},
+): Promise<BrokerProcess> {
+  const skew =
+    options.clockSkewMs === undefined
+      ? []
+      : ['--import', new URL('./skewed-clock.mjs', import.meta.url).href];
+  const child = spawn(process.execPath, [...skew, '--import', 'tsx', 'functions/local/main.ts'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...(options.clockSkewMs === undefined ? {} : { TEST_CLOCK_SKEW_MS: String(options.clockSkewMs) }),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

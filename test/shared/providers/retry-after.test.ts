@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../../../shared/providers/retry-after';
+import { MAX_RETRY_AFTER_SECONDS, parseRetryAfter } from '../../../shared/providers/retry-after';
 
 const NOW = Date.parse('2026-05-01T08:00:00Z');
 
@@ -60,7 +60,6 @@ describe('parseRetryAfter', () => {
     ['a word', 'soon'],
     ['an empty value', ''],
     ['a negative number', '-5'],
-    ['a decimal', '1.5'],
     ['digits followed by text', '12abc'],
     ['a date without day or zone names', '2026-05-01 08:01:30'],
   ])('ignores %s', (_, header) => {
@@ -69,6 +68,19 @@ describe('parseRetryAfter', () => {
 
     // Assess
     expect(seconds).toBeUndefined();
+  });
+
+  it.each([
+    ['a year in seconds', '31536000'],
+    ['an HTTP date in 2099', 'Thu, 01 Jan 2099 00:00:00 GMT'],
+    ['1e23', '1e23'],
+    ['24 digits', '100000000000000000000000'],
+  ])('clamps %s to 900 whole seconds', (_, header) => {
+    expect(parseRetryAfter(header, NOW)).toBe(MAX_RETRY_AFTER_SECONDS);
+  });
+
+  it('reads a decimal leniently, rounding up to whole seconds', () => {
+    expect(parseRetryAfter('1.5', NOW)).toBe(2);
   });
 
   it('answers undefined when the header is absent', () => {
