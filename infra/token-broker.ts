@@ -352,13 +352,17 @@ export class TokenBroker extends Construct {
       public: {
         description: 'Token broker public routes: health, connect redirect, OAuth callback',
         memorySize: 256,
-        timeout: Duration.seconds(15),
+        // The code exchange waits for a slow provider (a code is presented once, never retried after
+        // it may have been processed): as long as API Gateway lets the retailer's browser wait.
+        timeout: Duration.seconds(29),
       },
       tokens: {
         description: 'Token broker backend route GET /tokens: current access token, single-flight refresh',
         memorySize: 256,
-        // Under API Gateway's 30 s integration limit, above a refresh's retry budget plus lease waiting.
-        timeout: Duration.seconds(25),
+        // Above a refresh's whole grant budget (27 s, GRANT_RETRY_POLICY) plus the token write and its
+        // retries: the function that holds the lease must live to store the rotated token even when
+        // API Gateway (30 s integration limit) has already answered the caller.
+        timeout: Duration.seconds(40),
       },
       admin: {
         description: 'Token broker backend routes: connect sessions, connections, personal tokens',
