@@ -29,6 +29,30 @@ export interface ListQuery {
   readonly now: number;
 }
 
+/** A refresh lease to take on a connection's `version`. */
+export interface LeaseRequest {
+  readonly version: number;
+  readonly owner: string;
+  /** The holder's own estimate of the lease's end (its wall clock), for a cold observer. */
+  readonly until: number;
+  /** The abandoned lease being taken over, exactly as it was seen; absent when no lease is held. */
+  readonly replacing?: { readonly owner: string; readonly until: number | undefined } | undefined;
+}
+
+/** Why a refresh attempt failed, as recordRefreshFailure stores it. */
+export interface RefreshFailure {
+  /** The lease holder; the record is written only while it still holds the lease (unless `rotated`). */
+  readonly owner: string;
+  /** A bounded error code for `last_error`. */
+  readonly error: string;
+  readonly retryAfterSeconds?: number | undefined;
+  /** The provider may have processed the grant and its answer was lost. */
+  readonly unconfirmed?: boolean | undefined;
+  /** A new refresh token from an otherwise unusable answer, to store fenced by the leased version. */
+  readonly rotated?: { readonly version: number; readonly refreshToken: string } | undefined;
+  readonly now: number;
+}
+
 /** Per-account credentials. Every write that can race is conditional; a lost race throws ConcurrentUpdateError. */
 export interface ConnectionStore {
   /**
@@ -51,16 +75,7 @@ export interface ConnectionStore {
    * it: absent, or (`replacing`) the abandoned one it decided to take over. No clock is compared.
    * Returns the connection as that same write left it, refresh token opened.
    */
-  acquireLease(
-    key: ConnectionKey,
-    lease: {
-      version: number;
-      owner: string;
-      /** The holder's own estimate of the lease's end (its wall clock), for a cold observer. */
-      until: number;
-      replacing?: { owner: string; until: number | undefined } | undefined;
-    },
-  ): Promise<LeasedConnection>;
+  acquireLease(key: ConnectionKey, lease: LeaseRequest): Promise<LeasedConnection>;
   /**
    * Writes refreshed tokens and version+1, conditioned on the version the refresh started from
    * (not on still holding the lease: new tokens must never be dropped because a lease ran out).
@@ -75,17 +90,7 @@ export interface ConnectionStore {
    * next successful token write). `rotated`: an unusable answer carried a new refresh token; it is
    * stored in this same write, conditioned on the leased version (not the lease), version+1.
    */
-  recordRefreshFailure(
-    key: ConnectionKey,
-    failure: {
-      owner: string;
-      error: string;
-      retryAfterSeconds?: number | undefined;
-      unconfirmed?: boolean | undefined;
-      rotated?: { version: number; refreshToken: string } | undefined;
-      now: number;
-    },
-  ): Promise<void>;
+  recordRefreshFailure(key: ConnectionKey, failure: RefreshFailure): Promise<void>;
   /** Marks the connection dead, conditioned on the version (so a concurrent success wins). */
   markReauthorizationRequired(
     key: ConnectionKey,

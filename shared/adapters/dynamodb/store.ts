@@ -29,7 +29,14 @@ import {
   type ProviderId,
   type TokenSet,
 } from '../../domain/model';
-import type { ConnectionPage, ConnectionStore, ListQuery, SessionStore } from '../../domain/ports';
+import type {
+  ConnectionPage,
+  ConnectionStore,
+  LeaseRequest,
+  ListQuery,
+  RefreshFailure,
+  SessionStore,
+} from '../../domain/ports';
 import { ACCOUNT_PATTERN } from '../../domain/validation';
 import { sweepShardOf, TABLE } from './schema';
 
@@ -338,15 +345,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     return toOAuthRecord(result.Attributes ?? {});
   }
 
-  async acquireLease(
-    key: ConnectionKey,
-    lease: {
-      version: number;
-      owner: string;
-      until: number;
-      replacing?: { owner: string; until: number | undefined } | undefined;
-    },
-  ): Promise<LeasedConnection> {
+  async acquireLease(key: ConnectionKey, lease: LeaseRequest): Promise<LeasedConnection> {
     // No time comparison here: whether a lease is abandoned is the refresher's call, made without
     // comparing this host's clock with another's. The write only checks that the lease it replaces
     // (or its absence) is exactly what the refresher looked at.
@@ -410,17 +409,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     return { ...toOAuthRecord(item), accessToken: tokens.accessToken };
   }
 
-  async recordRefreshFailure(
-    key: ConnectionKey,
-    failure: {
-      owner: string;
-      error: string;
-      retryAfterSeconds?: number | undefined;
-      unconfirmed?: boolean | undefined;
-      rotated?: { version: number; refreshToken: string } | undefined;
-      now: number;
-    },
-  ) {
+  async recordRefreshFailure(key: ConnectionKey, failure: RefreshFailure) {
     const set: Record<string, unknown> = {
       lastError: failure.error,
       lastFailureAt: failure.now,
