@@ -256,7 +256,8 @@ export async function measureSweep(options: SweepOptions) {
     let provider429s = 0;
     for (let run = 0; run < options.timedRuns; run++) {
       if (run > 0) {
-        // Due again: the refreshed tokens expire in 24 h; move them back inside the margin.
+        // Due again: the refreshed tokens expire in 24 h; move them back inside the margin, and their
+        // refresh back past the refresh cooldown (time passing moves both).
         const now = Date.now();
         await pMap(
           timedAccounts,
@@ -265,8 +266,8 @@ export async function measureSweep(options: SweepOptions) {
               new UpdateCommand({
                 TableName: timed.table,
                 Key: { pk: pkOf(lightspeed(account)), sk: 'oauth' },
-                UpdateExpression: 'SET expiresAt = :at, sweepAt = :at',
-                ExpressionAttributeValues: { ':at': now + DUE_IN_MS },
+                UpdateExpression: 'SET expiresAt = :at, sweepAt = :at, refreshedAt = :refreshed',
+                ExpressionAttributeValues: { ':at': now + DUE_IN_MS, ':refreshed': now - 3_600_000 },
               }),
             ),
           { concurrency: 16 },
