@@ -52,6 +52,10 @@ function computeExpiry(expiresIn: unknown, expires: unknown, receivedAt: number)
 export function lightspeedProvider(config: LightspeedConfig): ProviderDefinition {
   const oauth: OAuthAdapter = {
     callbackAccountParameter: 'domain_prefix',
+    // Refresh answers carry it (providers.md); an exchange answer may, and then must agree.
+    tokenAccountField: 'domain_prefix',
+    // X-Series does not support PKCE (providers.md); the reference_changed event covers the gap.
+    pkce: false,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
       const url = new URL(config.authorizeUrl);

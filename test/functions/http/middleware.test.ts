@@ -98,9 +98,9 @@ function event(
 const ok: RouteHandler = async () => json(200, { status: 'ok' });
 
 /** A middy handler over `handlers` with a recording logger; `seen` holds each request a handler got. */
-function handlerFor(handlers: Record<string, RouteHandler>) {
+function handlerFor(handlers: Record<string, RouteHandler>, publicUrl = 'http://localhost:8787') {
   const logger = recordingLogger();
-  const services = { logger } as unknown as Services;
+  const services = { logger, config: { publicUrl } } as unknown as Services;
   const handler = httpHandler(services, handlers);
   return {
     logger,

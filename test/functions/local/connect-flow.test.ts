@@ -78,9 +78,11 @@ describe('GET /connect/{session_id}', () => {
     expect(auth.setCookie).not.toMatch(/Secure/);
   });
 
-  it('answers 410 with a page when the link is opened a second time', async () => {
+  it('answers 410 with a page when the link is opened again after it completed', async () => {
     const session = await createSession(t);
-    await openConnectLink(session.connect_url);
+    const auth = await openConnectLink(session.connect_url);
+    const callback = t.simulator.consent(auth.location, { domainPrefix: 'once-store' });
+    expect((await openCallback(callback, auth.cookie)).status).toBe(200);
     const again = await fetch(session.connect_url, { redirect: 'manual' });
     expect(again.status).toBe(410);
     expect(again.headers.get('content-type')).toContain('text/html');
@@ -101,6 +103,7 @@ describe('GET /connect/{session_id}', () => {
       provider: 'lightspeed-x',
       createdAt: now - 11 * 60_000,
       expiresAt: now - 60_000,
+      keepUntil: now + 9 * 60_000,
     });
     const response = await fetch(`${t.url}/connect/${'e'.repeat(43)}`, { redirect: 'manual' });
     expect(response.status).toBe(410);
@@ -170,7 +173,7 @@ describe('GET /oauth/{provider}/callback', () => {
         `${t.url}/oauth/lightspeed-x/callback?error=access_denied&state=${auth.state}`,
         auth.cookie,
       );
-      expect(replay.status).toBe(200); // the state is gone: no redirect to return_to any more
+      expect(replay.status).toBe(400); // the state is gone: no redirect to return_to any more
     },
   );
 
