@@ -78,7 +78,9 @@ export type Fault =
   | (FaultOptions & { kind: 'hang'; ms: number; afterProcessing?: boolean })
   | (FaultOptions & { kind: 'malformed' })
   | (FaultOptions & { kind: 'invalid_grant' })
-  | (FaultOptions & { kind: 'omit_refresh_token' });
+  | (FaultOptions & { kind: 'omit_refresh_token' })
+  /** The grant takes effect, but the answer names another store in `domain_prefix`. */
+  | (FaultOptions & { kind: 'foreign_account'; domainPrefix: string });
 
 /** Per-account counters of the Lightspeed simulator. */
 export interface AccountStats {
@@ -348,6 +350,8 @@ interface AuthorizeRequest {
   redirectUri: string;
   state: string;
   scope: string;
+  /** PKCE S256 challenge, when the client sent one (Lightspeed does not support PKCE; tests do). */
+  codeChallenge?: string;
 }
 
 type AuthorizeCheck =
@@ -360,6 +364,7 @@ interface AuthorizationCode {
   redirectUri: string;
   domainPrefix: string;
   scope: string;
+  codeChallenge?: string;
   expiresAt: number;
   used: boolean;
 }
@@ -391,7 +396,15 @@ interface GrantResult {
   body: Record<string, unknown>;
 }
 
-const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'scope'] as const;
+const AUTHORIZE_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'scope',
+  'code_challenge',
+  'code_challenge_method',
+] as const;
 
 function nonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -438,8 +451,15 @@ export function parseFault(value: unknown): Fault {
     case 'invalid_grant':
     case 'omit_refresh_token':
       return { ...options, kind: value.kind };
+    case 'foreign_account':
+      if (typeof value.domainPrefix !== 'string' || !DOMAIN_PREFIX_PATTERN.test(value.domainPrefix)) {
+        throw new RangeError('domainPrefix must be a DNS label');
+      }
+      return { ...options, kind: 'foreign_account', domainPrefix: value.domainPrefix };
     default:
-      throw new RangeError('kind must be status, hang, malformed, invalid_grant or omit_refresh_token');
+      throw new RangeError(
+        'kind must be status, hang, malformed, invalid_grant, omit_refresh_token or foreign_account',
+      );
   }
 }
 
@@ -671,11 +691,23 @@ export class LightspeedSimulator extends SimulatorServer {
     if (state === null || state.length < 8) {
       return { kind: 'error', message: 'state required: at least 8 characters' };
     }
+    const codeChallenge = params.get('code_challenge') ?? undefined;
+    if (
+      codeChallenge !== undefined &&
+      (params.get('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge))
+    ) {
+      return {
+        kind: 'error',
+        message: 'code_challenge must be an S256 challenge (code_challenge_method=S256)',
+      };
+    }
     const scope = (params.get('scope') ?? '').split(/\s+/).filter((name) => name !== '');
     if (scope.length === 0) {
       return { kind: 'denied', location: withParams(redirectUri, { error: 'access_denied', state }) };
     }
-    return { kind: 'ok', request: { clientId, redirectUri, state, scope: scope.join(' ') } };
+    const request: AuthorizeRequest = { clientId, redirectUri, state, scope: scope.join(' ') };
+    if (codeChallenge !== undefined) request.codeChallenge = codeChallenge;
+    return { kind: 'ok', request };
   }
 
   private authorizePage(res: ServerResponse, url: URL): void {
@@ -715,7 +747,7 @@ ${hidden('client_id', request.clientId)}
 ${hidden('redirect_uri', request.redirectUri)}
 ${hidden('state', request.state)}
 ${hidden('scope', request.scope)}
-<label for="domain_prefix">Store domain prefix</label>
+${request.codeChallenge === undefined ? '' : `${hidden('code_challenge', request.codeChallenge)}\n${hidden('code_challenge_method', 'S256')}\n`}<label for="domain_prefix">Store domain prefix</label>
 <input type="text" id="domain_prefix" name="domain_prefix" value="${escapeHtml(domainPrefix)}" required
  maxlength="63" autocapitalize="none" autocomplete="off" spellcheck="false"${describedBy}>
 ${alert}
@@ -765,6 +797,7 @@ ${alert}
       redirectUri: request.redirectUri,
       domainPrefix,
       scope: request.scope,
+      ...(request.codeChallenge === undefined ? {} : { codeChallenge: request.codeChallenge }),
       expiresAt: this.now() + CODE_TTL_MS,
       used: false,
     });
@@ -839,6 +872,8 @@ ${alert}
     if (fault?.kind === 'hang' && !fault.afterProcessing && !(await pause(fault.ms, signal))) return;
 
     const result = this.grant(url, isForm, params, domainPrefix, fault?.kind === 'omit_refresh_token');
+    if (fault?.kind === 'foreign_account' && result.status === 200)
+      result.body.domain_prefix = fault.domainPrefix;
     // The grant has taken effect; a client that gives up now loses the new tokens, as over a real network.
     if (fault?.kind === 'hang' && fault.afterProcessing && !(await pause(fault.ms, signal))) return;
     sendJson(res, result.status, result.body, NO_STORE);
@@ -940,6 +975,15 @@ ${alert}
       return this.invalidGrant('The authorization code belongs to another store');
     }
     record.used = true;
+    // RFC 7636 §4.6, checked after the code is spent: a wrong verifier burns the code, as it should.
+    if (record.codeChallenge !== undefined) {
+      const verifier = params.get('code_verifier');
+      if (
+        verifier === null ||
+        createHash('sha256').update(verifier).digest('base64url') !== record.codeChallenge
+      )
+        return this.invalidGrant('code_verifier does not match the code_challenge');
+    }
     this.counters.exchanges += 1;
     const body = this.issueAccessToken(record.domainPrefix);
     if (!omitRefreshToken) body.refresh_token = this.issueRefreshToken(record.domainPrefix, record.scope);

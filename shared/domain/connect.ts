@@ -3,7 +3,7 @@
  * browser opens it and is sent to the provider with a fresh `state` bound to that browser by a
  * cookie, and the provider's callback is checked and exchanged for tokens.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { jsonObject } from '../providers/oauth2';
 import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
 import { InvalidRequestError, ProviderError } from './errors';
@@ -280,7 +280,7 @@ export class ConnectService {
   }
 
   private async exchange(key: ConnectionKey, code: string, attempt: OAuthState): Promise<CallbackOutcome> {
-    const { providers, http, clock, logger, credentials } = this.deps;
+    const { providers, http, logger, credentials } = this.deps;
     const oauth = providers[key.provider].oauth!;
     const log = { provider: key.provider, account: key.account };
     const { returnTo, reference } = attempt;
