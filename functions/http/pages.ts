@@ -159,7 +159,7 @@ export const pages = {
       title: 'The connection service has a problem',
       tone: 'error',
       lines: [
-        'Something went wrong on our side, so your store was not connected and nothing in it was changed. This is usually temporary.',
+        'Something went wrong on our side, so your store was not connected. This is usually temporary.',
       ],
       next: [
         `Wait a few minutes, then go back to ${APP} and start connecting again.`,
