@@ -29,6 +29,12 @@ export const EXCHANGE_TIMEOUT_MS = 20_000;
 /** The token write after a successful exchange is tried this often (each try with the SDK's own retries). */
 export const TOKEN_WRITE_ATTEMPTS = 3;
 const TOKEN_WRITE_BACKOFF_MS = 250;
+/**
+ * The callback answers within this much of the exchange's start, written or not: the public
+ * function stops at 28 s and API Gateway at 30 s, and past them the browser would get a bare
+ * gateway error instead of a page.
+ */
+export const CALLBACK_DEADLINE_MS = 25_000;
 const STATE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 /** 32 random bytes as base64url: 43 characters, 256 bits. */
@@ -57,6 +63,8 @@ export interface ConnectDeps {
   readonly telemetry: Telemetry;
   /** Stores connected to a provider's app (for the unapproved-app warning). */
   readonly countConnected: (provider: ProviderId) => Promise<number>;
+  /** Default CALLBACK_DEADLINE_MS; tests shorten it. */
+  readonly callbackDeadlineMs?: number;
 }
 
 /** The broker warns this many stores before an unapproved app's limit (25 of Lightspeed's 30). */
@@ -280,10 +288,11 @@ export class ConnectService {
   }
 
   private async exchange(key: ConnectionKey, code: string, attempt: OAuthState): Promise<CallbackOutcome> {
-    const { providers, http, logger, credentials } = this.deps;
+    const { providers, http, logger, credentials, clock } = this.deps;
     const oauth = providers[key.provider].oauth!;
     const log = { provider: key.provider, account: key.account };
     const { returnTo, reference } = attempt;
+    const deadline = clock.now() + (this.deps.callbackDeadlineMs ?? CALLBACK_DEADLINE_MS);
     let tokens: TokenSet & { refreshToken: string };
     try {
       const request = oauth.buildCodeExchange({
@@ -317,7 +326,7 @@ export class ConnectService {
     }
 
     const previous = await this.previousReference(key);
-    const connection = await this.saveTokens(key, tokens, reference);
+    const connection = await this.saveTokens(key, tokens, reference, deadline);
     logger.info('connection authorized', { ...log, version: connection.version });
     this.deps.telemetry.count('ConnectionConnected');
     await this.deps.telemetry.event('connection.connected', key, { reference: reference ?? null });
@@ -358,19 +367,26 @@ export class ConnectService {
 
   /**
    * Stores the tokens of a finished exchange. The code is spent by now, so a failed write is tried
-   * again a bounded number of times before the tokens are given up.
+   * again, a bounded number of times and only until `deadline`, before the tokens are given up.
    */
   private async saveTokens(
     key: ConnectionKey,
     tokens: TokenSet & { refreshToken: string },
     reference: string | undefined,
+    deadline: number,
   ) {
     const { store, clock, logger } = this.deps;
     for (let n = 1; ; n++) {
       try {
-        return await store.saveAuthorization(key, tokens, { reference, now: clock.now() });
+        // A write still running at the deadline may yet land: then the connection is stored after
+        // all, and the retailer, told otherwise, connects again harmlessly.
+        return await beforeDeadline(
+          store.saveAuthorization(key, tokens, { reference, now: clock.now() }),
+          deadline - clock.now(),
+        );
       } catch (error) {
-        if (n >= TOKEN_WRITE_ATTEMPTS) {
+        const backoff = TOKEN_WRITE_BACKOFF_MS * 2 ** (n - 1);
+        if (n >= TOKEN_WRITE_ATTEMPTS || clock.now() + backoff >= deadline) {
           const failure = new AuthorizationNotStoredError(key, { cause: error });
           logger.error('the tokens of a finished code exchange could not be stored', {
             provider: key.provider,
@@ -386,9 +402,26 @@ export class ConnectService {
           attempt: n,
           errorName: error instanceof Error ? error.name : typeof error,
         });
-        await clock.sleep(TOKEN_WRITE_BACKOFF_MS * 2 ** (n - 1));
+        await clock.sleep(backoff);
       }
     }
+  }
+}
+
+class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
+/** `work`, or a DeadlineError once `ms` have passed (the work itself goes on). */
+async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError('no time left before the callback must answer')), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -5,7 +5,7 @@
  * (for providers that take it) defeats an injected code.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectService } from '../../../shared/domain/connect';
+import { AuthorizationNotStoredError, ConnectService } from '../../../shared/domain/connect';
 import type { ProviderRegistry } from '../../../shared/providers';
 import type { OAuthAdapter } from '../../../shared/providers/types';
 import {
@@ -70,6 +70,32 @@ describe('the code exchange', () => {
       attributes: { provider: 'lightspeed-x', account: 'asked-store', answeredAccount: 'other-store' },
     });
     expect(seen.events.filter((event) => event.type === 'connection.connected')).toEqual([]);
+  });
+});
+
+describe('the token write after the exchange', () => {
+  it('gives up at the callback deadline when the write hangs, so the browser gets a page before the gateway cuts it off', async () => {
+    // biome-ignore lint/complexity/useLiteralKeys: the private deps wire the same store, HTTP client and simulator
+    const deps = t.broker.services.connect['deps'];
+    const hanging = Object.create(deps.store, { saveAuthorization: { value: () => new Promise(() => {}) } });
+    const service = new ConnectService({ ...deps, store: hanging, callbackDeadlineMs: 300 });
+    const started = await service.startAuthorization((await createSession(t)).id);
+    const callback = new URL(t.simulator.consent(started!.location, { domainPrefix: 'hanging-write' }));
+
+    const outcome = service.completeCallback({
+      provider: 'lightspeed-x',
+      query: Object.fromEntries(callback.searchParams),
+      cookies: { [started!.cookie.name]: started!.cookie.value },
+    });
+
+    await expect(outcome).rejects.toBeInstanceOf(AuthorizationNotStoredError);
+    expect(t.simulator.stats().tokenCalls).toBe(1);
+    expect(seen.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'the tokens of a finished code exchange could not be stored',
+      }),
+    );
   });
 });
 
