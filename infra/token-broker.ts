@@ -217,7 +217,8 @@ export class TokenBroker extends Construct {
   /**
    * The broker's events (source `token-broker`; detail-type `connection.connected`,
    * `connection.refreshed`, `connection.reauthorization_required`, `connection.deleted`,
-   * `personal_token.expiring`): add rules on it to react, e.g. e-mail a retailer to reconnect.
+   * `connection.reference_changed`, `personal_token.expiring`): add rules on it to react, e.g.
+   * e-mail a retailer to reconnect, or alert a tenant whose store moved to another reference.
    */
   readonly eventBus: EventBus;
   /** Allows `execute-api:Invoke` on the backend routes only: attach it to the roles of calling backends. */
