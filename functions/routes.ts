@@ -14,14 +14,16 @@ export interface RouteSpec {
   /** Which Lambda function (functions/<group>.ts) serves the route. */
   readonly group: FunctionGroup;
   readonly access: Access;
+  /** Opened by a retailer's browser: every answer is an HTML page, failures included. */
+  readonly browser?: boolean;
 }
 
 export const routes: readonly RouteSpec[] = Object.freeze([
   { method: 'GET', path: '/health', group: 'public', access: 'public' },
   // Addition to the contract: this API's OpenAPI 3.1 description.
   { method: 'GET', path: '/openapi.json', group: 'public', access: 'public' },
-  { method: 'GET', path: '/connect/{session_id}', group: 'public', access: 'public' },
-  { method: 'GET', path: '/oauth/{provider}/callback', group: 'public', access: 'public' },
+  { method: 'GET', path: '/connect/{session_id}', group: 'public', access: 'public', browser: true },
+  { method: 'GET', path: '/oauth/{provider}/callback', group: 'public', access: 'public', browser: true },
   { method: 'GET', path: '/tokens/{provider}/{account}', group: 'tokens', access: 'backend' },
   { method: 'POST', path: '/connect-sessions', group: 'admin', access: 'backend' },
   { method: 'GET', path: '/connections', group: 'admin', access: 'backend' },
@@ -32,5 +34,15 @@ export const routes: readonly RouteSpec[] = Object.freeze([
 ] as const);
 
 /** `GET /tokens/{provider}/{account}`: the API Gateway v2 route key of a route. */
-export const routeKey = (route: Pick<RouteSpec, 'method' | 'path'>): string =>
+export const routeKey = (route: { readonly method: HttpMethod | 'HEAD'; readonly path: string }): string =>
   `${route.method} ${route.path}`;
+
+/**
+ * The methods a route answers: every `GET` also answers `HEAD`, like `GET` without a body
+ * (RFC 9110 §9.3.2); link checkers and monitors use it.
+ */
+export const methodsOf = (route: Pick<RouteSpec, 'method'>): readonly ('HEAD' | HttpMethod)[] =>
+  route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
+
+/** The route key of the `GET` a `HEAD` stands for (other route keys unchanged). */
+export const getKeyOf = (key: string): string => (key.startsWith('HEAD ') ? `GET ${key.slice(5)}` : key);

@@ -43,6 +43,8 @@ export interface Services {
   readonly refresher: Refresher;
   readonly providers: ReturnType<typeof createProviders>;
   sweep(): Promise<SweepReport>;
+  /** Resolves when the store answers; rejects when it cannot be reached (`GET /health`). */
+  health(): Promise<void>;
 }
 
 /** Builds the services of one process. */
@@ -114,6 +116,7 @@ export function createServices(runtime: Runtime): Services {
       http,
       clientId: (provider) => clientIds[provider],
     }),
+    health: () => store.ping(),
     sweep: () =>
       sweep({
         store,

@@ -47,7 +47,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type FunctionGroup, routes } from '../functions/routes';
+import { type FunctionGroup, methodsOf, routes } from '../functions/routes';
 import { TABLE } from '../shared/adapters/dynamodb/schema';
 import { ENV, loadConfig } from '../shared/config';
 import { LAMBDA_BUNDLING, LAMBDA_RUNTIME, lambdaEntry } from './bundling';
@@ -217,7 +217,8 @@ export class TokenBroker extends Construct {
   /**
    * The broker's events (source `token-broker`; detail-type `connection.connected`,
    * `connection.refreshed`, `connection.reauthorization_required`, `connection.deleted`,
-   * `personal_token.expiring`): add rules on it to react, e.g. e-mail a retailer to reconnect.
+   * `connection.reference_changed`, `personal_token.expiring`): add rules on it to react, e.g.
+   * e-mail a retailer to reconnect, or alert a tenant whose store moved to another reference.
    */
   readonly eventBus: EventBus;
   /** Allows `execute-api:Invoke` on the backend routes only: attach it to the roles of calling backends. */
@@ -352,9 +353,8 @@ export class TokenBroker extends Construct {
       public: {
         description: 'Token broker public routes: health, connect redirect, OAuth callback',
         memorySize: 256,
-        // The code exchange waits for a slow provider (a code is presented once, never retried after
-        // it may have been processed): as long as API Gateway lets the retailer's browser wait.
-        timeout: Duration.seconds(29),
+        // Under API Gateway's 30 s integration limit, above the code exchange's 20 s plus the token write.
+        timeout: Duration.seconds(28),
       },
       tokens: {
         description: 'Token broker backend route GET /tokens: current access token, single-flight refresh',
@@ -539,25 +539,24 @@ export class TokenBroker extends Construct {
     const publicAuthorizer = new HttpNoneAuthorizer();
     const backendArns = this.backendRouteArns;
     for (const route of routes) {
-      const [created] = this.api.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration: integrations[route.group],
-        ...(route.access === 'public' ? { authorizer: publicAuthorizer } : {}),
-      });
-      if (route.access === 'public') {
-        Validations.of(created!).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} is a public route of the contract, opened by retailers' browsers (OAuth connect flow or health check); it returns no token.`,
+      // Every GET route also answers HEAD (the handlers serve it like GET without a body).
+      for (const method of methodsOf(route)) {
+        const [created] = this.api.addRoutes({
+          path: route.path,
+          methods: [HttpMethod[method]],
+          integration: integrations[route.group],
+          ...(route.access === 'public' ? { authorizer: publicAuthorizer } : {}),
         });
-      } else {
-        backendArns.push(
-          this.api.arnForExecuteApi(
-            route.method,
-            route.path.replace(/\{[^}]+\}/g, '*'),
-            this.stage.stageName,
-          ),
-        );
+        if (route.access === 'public') {
+          Validations.of(created!).acknowledge({
+            id: 'AwsSolutions-APIG4',
+            reason: `${method} ${route.path} is a public route of the contract, opened by retailers' browsers (OAuth connect flow or health check); it returns no token.`,
+          });
+        } else {
+          backendArns.push(
+            this.api.arnForExecuteApi(method, route.path.replace(/\{[^}]+\}/g, '*'), this.stage.stageName),
+          );
+        }
       }
     }
     this.backendInvokePolicy = new ManagedPolicy(this, 'BackendInvokePolicy', {

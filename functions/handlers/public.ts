@@ -25,7 +25,18 @@ export function createPublicHandler(services: Services) {
 
   let openApi: string | undefined;
   return httpHandler(services, {
-    'GET /health': async () => json(200, { status: 'ok' }),
+    // 503 when the store cannot be reached: nothing a browser or backend asks for would work then.
+    'GET /health': async () => {
+      try {
+        await services.health();
+        return json(200, { status: 'ok' });
+      } catch (error) {
+        services.logger.error('health check: the store cannot be reached', {
+          errorName: error instanceof Error ? error.name : typeof error,
+        });
+        return json(503, { status: 'unavailable', message: 'the broker cannot reach its store' });
+      }
+    },
 
     'GET /openapi.json': async () => {
       openApi ??= JSON.stringify(openApiDocument(services.config.publicUrl));

@@ -1,6 +1,8 @@
 /**
- * The HTTP plumbing every handler group shares: routing by route key, caller authentication for
- * backend routes, request-size limits, and the one place errors become responses.
+ * The HTTP plumbing every handler group shares: routing by route key (`HEAD` served by the `GET`
+ * handler), caller authentication for backend routes, request-size limits, the one place errors
+ * become responses (JSON for callers, HTML pages for retailers' browsers), and the headers every
+ * answer carries.
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -11,8 +13,9 @@ import {
   UnauthorizedError,
 } from '../../shared/domain/errors';
 import type { Logger } from '../../shared/domain/ports';
-import { routeKey, routes } from '../routes';
-import { type HttpResult, json } from './responses';
+import { getKeyOf, methodsOf, routeKey, routes } from '../routes';
+import { pages } from './pages';
+import { type HttpResult, json, page } from './responses';
 
 /** What the local runtime's authorizer or API Gateway's IAM authorizer put on the request. */
 export interface Authorizer {
@@ -38,6 +41,10 @@ export type RouteHandler = (request: Request) => Promise<HttpResult>;
 export const MAX_BODY_BYTES = 16 * 1024;
 
 const accessOf = new Map(routes.map((route) => [routeKey(route), route.access]));
+const methodKeys = new Set(
+  routes.flatMap((route) => methodsOf(route).map((method) => routeKey({ method, path: route.path }))),
+);
+const browserRoutes = new Set(routes.filter((route) => route.browser === true).map(routeKey));
 
 function callerOf(event: BrokerEvent): string | undefined {
   const authorizer = event.requestContext.authorizer;
@@ -47,8 +54,9 @@ function callerOf(event: BrokerEvent): string | undefined {
 /** One Lambda handler for a group of routes, dispatched by the event's route key. */
 export function dispatch(handlers: Readonly<Record<string, RouteHandler>>) {
   return async (event: BrokerEvent): Promise<HttpResult> => {
-    const handler = handlers[event.routeKey];
-    const access = accessOf.get(event.routeKey);
+    const key = getKeyOf(event.routeKey);
+    const handler = methodKeys.has(event.routeKey) ? handlers[key] : undefined;
+    const access = accessOf.get(key);
     if (handler === undefined || access === undefined) {
       return json(404, { error: 'not_found', message: `no route ${event.routeKey}` });
     }
@@ -78,6 +86,17 @@ export function errorResponses(logger: Logger): middy.MiddlewareObj<BrokerEvent,
   return {
     onError: async (request) => {
       const { error } = request;
+      // A retailer's browser gets a page it can read, with the pages' headers, never JSON.
+      if (browserRoutes.has(getKeyOf(request.event.routeKey))) {
+        if (error instanceof BrokerError && error.expose) {
+          request.response =
+            error.status === 400 ? page(400, pages.invalid()) : page(error.status, pages.unavailable());
+          return;
+        }
+        logFailure(logger, request.event.routeKey, error);
+        request.response = page(500, pages.unavailable());
+        return;
+      }
       if (error instanceof BrokerError && error.expose) {
         const headers: Record<string, string> = {};
         if (error instanceof ProviderUnavailableError)
@@ -85,18 +104,45 @@ export function errorResponses(logger: Logger): middy.MiddlewareObj<BrokerEvent,
         request.response = json(error.status, { error: error.code, message: error.message }, headers);
         return;
       }
-      const operatorMessage = (error as { operatorMessage?: unknown } | null)?.operatorMessage;
-      logger.error('request failed', {
-        route: request.event.routeKey,
-        errorName: error?.name,
-        errorCode: (error as { code?: unknown } | null)?.code,
-        // Only errors that vouch for their text (no token, secret or provider body) get it logged.
-        ...(typeof operatorMessage === 'string' ? { operatorMessage } : {}),
-      });
+      logFailure(logger, request.event.routeKey, error);
       request.response = json(500, {
         error: 'internal_error',
         message: 'the broker failed; try again later',
       });
     },
   };
+}
+
+function logFailure(logger: Logger, route: string, error: Error | null | undefined): void {
+  const operatorMessage = (error as { operatorMessage?: unknown } | null)?.operatorMessage;
+  logger.error('request failed', {
+    route,
+    errorName: error?.name,
+    errorCode: (error as { code?: unknown } | null)?.code,
+    // Only errors that vouch for their text (no token, secret or provider body) get it logged.
+    ...(typeof operatorMessage === 'string' ? { operatorMessage } : {}),
+  });
+}
+
+/** HSTS for a broker served over https: a year, this host only (the domain may be shared). */
+export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
+
+/**
+ * The last touch on every answer, errors included: HSTS when the broker's public URL is https, and
+ * no body for `HEAD` (same status and headers as `GET`). Register it before errorResponses so that
+ * it sees the error's response too.
+ */
+export function finishResponses(options: {
+  https: boolean;
+}): middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context> {
+  const finish = async (request: middy.Request<BrokerEvent, HttpResult, Error, Context>) => {
+    const response = request.response;
+    if (response === undefined || response === null) return;
+    const headers = { ...response.headers };
+    if (options.https) headers['strict-transport-security'] = STRICT_TRANSPORT_SECURITY;
+    const head = request.event.routeKey.startsWith('HEAD ');
+    const { body: _body, ...rest } = response;
+    request.response = head ? { ...rest, headers } : { ...response, headers };
+  };
+  return { after: finish, onError: finish };
 }

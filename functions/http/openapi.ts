@@ -99,8 +99,14 @@ function operation(route: RouteSpec): Record<string, unknown> {
   switch (key) {
     case 'GET /health':
       return {
-        summary: 'Liveness',
-        responses: { '200': jsonBody('ok', { type: 'object', properties: { status: { const: 'ok' } } }) },
+        summary: 'Liveness: the broker answers and reaches its store',
+        responses: {
+          '200': jsonBody('ok', { type: 'object', properties: { status: { const: 'ok' } } }),
+          '503': jsonBody('the store cannot be reached (an addition)', {
+            type: 'object',
+            properties: { status: { const: 'unavailable' }, message: { type: 'string' } },
+          }),
+        },
       };
     case 'GET /openapi.json':
       return { summary: 'This document', responses: { '200': jsonBody('OpenAPI 3.1', { type: 'object' }) } };

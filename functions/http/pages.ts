@@ -154,6 +154,18 @@ export const pages = {
         `If it fails again, contact the support of ${APP} and tell them when it happened.`,
       ],
     }),
+  unavailable: () =>
+    renderPage({
+      title: 'The connection service has a problem',
+      tone: 'error',
+      lines: [
+        'Something went wrong on our side, so your store was not connected. This is usually temporary.',
+      ],
+      next: [
+        `Wait a few minutes, then go back to ${APP} and start connecting again.`,
+        `If it fails again, contact the support of ${APP} and tell them when it happened.`,
+      ],
+    }),
   expired: () =>
     renderPage({
       title: 'This link has expired or was already used',

@@ -7,7 +7,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { BrokerEvent } from '../http/middleware';
-import { type FunctionGroup, type RouteSpec, routeKey, routes } from '../routes';
+import { type FunctionGroup, methodsOf, type RouteSpec, routeKey, routes } from '../routes';
 
 export type GroupHandler = (
   event: BrokerEvent,
@@ -69,7 +69,7 @@ export function matchRoute(method: string, path: string) {
     }
     if (!ok) continue;
     pathMatched = true;
-    if (route.spec.method === method) return { route: route.spec, params, pathMatched };
+    if (methodsOf(route.spec).some((m) => m === method)) return { route: route.spec, params, pathMatched };
   }
   return { route: undefined, params: {}, pathMatched };
 }
@@ -118,7 +118,8 @@ function toEvent(
     .map((c) => c.trim())
     .filter((c) => c !== '');
   const now = Date.now();
-  const key = routeKey(route);
+  // API Gateway names a HEAD request's route `HEAD /path`; Node sends no body for HEAD either way.
+  const key = routeKey({ method: req.method === 'HEAD' ? 'HEAD' : route.method, path: route.path });
   return {
     version: '2.0',
     routeKey: key,

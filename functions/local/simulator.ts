@@ -82,8 +82,8 @@ export type Fault =
   | (FaultOptions & { kind: 'omit_refresh_token' })
   /** The grant takes effect, then the 200 carries the new refresh token beside an unusable access part. */
   | (FaultOptions & { kind: 'unusable'; variant: UnusableVariant })
-  /** A 200 with tokens naming another store's domain_prefix; the asked-for grant is left untouched. */
-  | (FaultOptions & { kind: 'wrong_account' });
+  /** The grant takes effect, but the answer names another store in `domain_prefix`. */
+  | (FaultOptions & { kind: 'foreign_account'; domainPrefix: string });
 
 /** How an `unusable` fault spoils the access-token part of a good answer. */
 export const UNUSABLE_VARIANTS = [
@@ -384,6 +384,8 @@ interface AuthorizeRequest {
   redirectUri: string;
   state: string;
   scope: string;
+  /** PKCE S256 challenge, when the client sent one (Lightspeed does not support PKCE; tests do). */
+  codeChallenge?: string;
 }
 
 type AuthorizeCheck =
@@ -396,6 +398,7 @@ interface AuthorizationCode {
   redirectUri: string;
   domainPrefix: string;
   scope: string;
+  codeChallenge?: string;
   expiresAt: number;
   used: boolean;
 }
@@ -427,7 +430,15 @@ interface GrantResult {
   body: Record<string, unknown>;
 }
 
-const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'scope'] as const;
+const AUTHORIZE_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'scope',
+  'code_challenge',
+  'code_challenge_method',
+] as const;
 
 function nonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -477,11 +488,15 @@ export function parseFault(value: unknown): Fault {
     }
     case 'invalid_grant':
     case 'omit_refresh_token':
-    case 'wrong_account':
       return { ...options, kind: value.kind };
+    case 'foreign_account':
+      if (typeof value.domainPrefix !== 'string' || !DOMAIN_PREFIX_PATTERN.test(value.domainPrefix)) {
+        throw new RangeError('domainPrefix must be a DNS label');
+      }
+      return { ...options, kind: 'foreign_account', domainPrefix: value.domainPrefix };
     default:
       throw new RangeError(
-        'kind must be status, hang, malformed, unusable, wrong_account, invalid_grant or omit_refresh_token',
+        'kind must be status, hang, malformed, unusable, invalid_grant, omit_refresh_token or foreign_account',
       );
   }
 }
@@ -721,11 +736,23 @@ export class LightspeedSimulator extends SimulatorServer {
     if (state === null || state.length < 8) {
       return { kind: 'error', message: 'state required: at least 8 characters' };
     }
+    const codeChallenge = params.get('code_challenge') ?? undefined;
+    if (
+      codeChallenge !== undefined &&
+      (params.get('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(codeChallenge))
+    ) {
+      return {
+        kind: 'error',
+        message: 'code_challenge must be an S256 challenge (code_challenge_method=S256)',
+      };
+    }
     const scope = (params.get('scope') ?? '').split(/\s+/).filter((name) => name !== '');
     if (scope.length === 0) {
       return { kind: 'denied', location: withParams(redirectUri, { error: 'access_denied', state }) };
     }
-    return { kind: 'ok', request: { clientId, redirectUri, state, scope: scope.join(' ') } };
+    const request: AuthorizeRequest = { clientId, redirectUri, state, scope: scope.join(' ') };
+    if (codeChallenge !== undefined) request.codeChallenge = codeChallenge;
+    return { kind: 'ok', request };
   }
 
   private authorizePage(res: ServerResponse, url: URL): void {
@@ -765,7 +792,7 @@ ${hidden('client_id', request.clientId)}
 ${hidden('redirect_uri', request.redirectUri)}
 ${hidden('state', request.state)}
 ${hidden('scope', request.scope)}
-<label for="domain_prefix">Store domain prefix</label>
+${request.codeChallenge === undefined ? '' : `${hidden('code_challenge', request.codeChallenge)}\n${hidden('code_challenge_method', 'S256')}\n`}<label for="domain_prefix">Store domain prefix</label>
 <input type="text" id="domain_prefix" name="domain_prefix" value="${escapeHtml(domainPrefix)}" required
  maxlength="63" autocapitalize="none" autocomplete="off" spellcheck="false"${describedBy}>
 ${alert}
@@ -815,6 +842,7 @@ ${alert}
       redirectUri: request.redirectUri,
       domainPrefix,
       scope: request.scope,
+      ...(request.codeChallenge === undefined ? {} : { codeChallenge: request.codeChallenge }),
       expiresAt: this.now() + CODE_TTL_MS,
       used: false,
     });
@@ -885,11 +913,6 @@ ${alert}
     // Cut off mid-object, as a proxy dropping the connection would leave it.
     const truncated = () => send(res, 200, 'application/json; charset=utf-8', '{"access_token":"', NO_STORE);
     if (fault?.kind === 'malformed' && !fault.afterProcessing) return truncated();
-    if (fault?.kind === 'wrong_account') {
-      const other = `${domainPrefix.slice(0, 50)}-other`;
-      const body = { ...this.issueAccessToken(other), refresh_token: randomToken(40), domain_prefix: other };
-      return sendJson(res, 200, body, NO_STORE);
-    }
     if (fault?.kind === 'invalid_grant') {
       const refused = this.invalidGrant(
         grant === 'authorization_code'
@@ -901,6 +924,8 @@ ${alert}
     if (fault?.kind === 'hang' && !fault.afterProcessing && !(await pause(fault.ms, signal))) return;
 
     const result = this.grant(url, isForm, params, domainPrefix, fault?.kind === 'omit_refresh_token');
+    if (fault?.kind === 'foreign_account' && result.status === 200)
+      result.body.domain_prefix = fault.domainPrefix;
     // The grant has taken effect; a client that gives up now loses the new tokens, as over a real network.
     if (fault?.kind === 'hang' && fault.afterProcessing && !(await pause(fault.ms, signal))) return;
     if (result.status === 200 && fault?.kind === 'malformed') return truncated();
@@ -1006,6 +1031,15 @@ ${alert}
       return this.invalidGrant('The authorization code belongs to another store');
     }
     record.used = true;
+    // RFC 7636 §4.6, checked after the code is spent: a wrong verifier burns the code, as it should.
+    if (record.codeChallenge !== undefined) {
+      const verifier = params.get('code_verifier');
+      if (
+        verifier === null ||
+        createHash('sha256').update(verifier).digest('base64url') !== record.codeChallenge
+      )
+        return this.invalidGrant('code_verifier does not match the code_challenge');
+    }
     this.counters.exchanges += 1;
     const body = this.issueAccessToken(record.domainPrefix);
     if (!omitRefreshToken) body.refresh_token = this.issueRefreshToken(record.domainPrefix, record.scope);

@@ -3,17 +3,37 @@
  * browser opens it and is sent to the provider with a fresh `state` bound to that browser by a
  * cookie, and the provider's callback is checked and exchanged for tokens.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
 import { InvalidRequestError, ProviderError } from './errors';
-import type { ConnectionKey, ConnectSession, ProviderId } from './model';
+import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
 import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
-import { GRANT_RETRY_POLICY, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
 import { ACCOUNT_PATTERN } from './validation';
 
 /** A connect session and an authorization attempt live this long (the contract: 10 minutes). */
 export const CONNECT_SESSION_TTL_MS = 10 * 60 * 1000;
+/**
+ * Authorization attempts one connect link may start. Opening the link does not use it up (mail
+ * scanners and chat previews open links before the retailer does); completing it does. The cap
+ * bounds what a link that leaked or is fetched in a loop can create.
+ */
+export const CONNECT_ATTEMPTS_PER_SESSION = 10;
+/**
+ * Time limit of the one code exchange. A code is presented at most once, so an answer that is on
+ * its way is waited for rather than abandoned; API Gateway's 30 s integration limit bounds it from
+ * above, with room for the token write.
+ */
+export const EXCHANGE_TIMEOUT_MS = 20_000;
+/** The token write after a successful exchange is tried this often (each try with the SDK's own retries). */
+export const TOKEN_WRITE_ATTEMPTS = 3;
+const TOKEN_WRITE_BACKOFF_MS = 250;
+/**
+ * The callback answers within this much of the exchange's start, written or not: the public
+ * function stops at 28 s and API Gateway at 30 s, and past them the browser would get a bare
+ * gateway error instead of a page.
+ */
+export const CALLBACK_DEADLINE_MS = 25_000;
 const STATE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 /** 32 random bytes as base64url: 43 characters, 256 bits. */
@@ -23,6 +43,9 @@ const sha256 = (value: string): Buffer => createHash('sha256').update(value).dig
 /** The cookie that binds one authorization attempt to the browser that started it. */
 export const bindingCookieName = (state: string): string =>
   `tb_bind_${sha256(state).subarray(0, 9).toString('base64url')}`;
+
+/** RFC 7636 S256: the challenge sent on the authorization request for a verifier. */
+export const pkceChallenge = (verifier: string): string => sha256(verifier).toString('base64url');
 
 export interface ConnectDeps {
   readonly store: ConnectionStore;
@@ -39,6 +62,8 @@ export interface ConnectDeps {
   readonly telemetry: Telemetry;
   /** Stores connected to a provider's app (for the unapproved-app warning). */
   readonly countConnected: (provider: ProviderId) => Promise<number>;
+  /** Default CALLBACK_DEADLINE_MS; tests shorten it. */
+  readonly callbackDeadlineMs?: number;
 }
 
 /** The broker warns this many stores before an unapproved app's limit (25 of Lightspeed's 30). */
@@ -54,6 +79,18 @@ export interface CallbackInput {
   readonly provider: string;
   readonly query: Readonly<Record<string, string | undefined>>;
   readonly cookies: Readonly<Record<string, string>>;
+}
+
+/** The tokens of a finished exchange could not be stored, even after retries; the code is spent. */
+export class AuthorizationNotStoredError extends Error {
+  override readonly name = 'AuthorizationNotStoredError';
+  readonly code = 'authorization_not_stored';
+  /** Safe for the log: names the account, never a token. */
+  readonly operatorMessage: string;
+  constructor(key: ConnectionKey, options: { cause: unknown }) {
+    super('the tokens of a finished code exchange could not be stored', options);
+    this.operatorMessage = `${key.provider}/${key.account}: the provider issued tokens but ${TOKEN_WRITE_ATTEMPTS} writes failed; the retailer must connect again`;
+  }
 }
 
 /** Connect sessions, authorization redirects and callbacks. */
@@ -98,6 +135,7 @@ export class ConnectService {
       reference: input.reference,
       createdAt: now,
       expiresAt: now + CONNECT_SESSION_TTL_MS,
+      keepUntil: now + 2 * CONNECT_SESSION_TTL_MS,
     };
     await sessions.createConnectSession(session);
     return {
@@ -108,36 +146,40 @@ export class ConnectService {
   }
 
   /**
-   * `GET /connect/{id}`: uses the session up and starts one authorization attempt. Resolves
-   * undefined for an unknown, expired or used session.
+   * `GET /connect/{id}`: starts one more authorization attempt of the session (a fresh state and
+   * binding cookie each time; the session is used up only when a callback completes it). Resolves
+   * undefined for an unknown, expired, completed or exhausted session.
    */
   async startAuthorization(sessionId: string) {
     const { sessions, providers, clock } = this.deps;
     if (!STATE_PATTERN.test(sessionId)) return undefined;
     const now = clock.now();
-    const session = await sessions.consumeConnectSession(sessionId, now);
+    const session = await sessions.startConnectAttempt(sessionId, now, CONNECT_ATTEMPTS_PER_SESSION);
     if (session === undefined) return undefined;
     const oauth = providers[session.provider].oauth;
     if (oauth === undefined) return undefined;
+    // The client id is configuration; the secret is not needed (nor read) to start a flow.
+    const clientId = this.deps.clientId(session.provider);
+    if (clientId === undefined) return undefined;
     const state = randomToken();
     const binding = randomToken();
+    const codeVerifier = oauth.pkce ? randomToken() : undefined;
     await sessions.saveOAuthState({
       state,
       provider: session.provider,
       sessionId: session.id,
       browserBindingHash: sha256(binding).toString('base64url'),
+      codeVerifier,
       returnTo: session.returnTo,
       reference: session.reference,
       expiresAt: now + CONNECT_SESSION_TTL_MS,
     });
-    // The client id is configuration; the secret is not needed (nor read) to start a flow.
-    const clientId = this.deps.clientId(session.provider);
-    if (clientId === undefined) return undefined;
     return {
       location: oauth.buildAuthorizationUrl({
         clientId,
         redirectUri: this.redirectUri(session.provider),
         state,
+        ...(codeVerifier === undefined ? {} : { codeChallenge: pkceChallenge(codeVerifier) }),
       }),
       cookie: {
         name: bindingCookieName(state),
@@ -150,7 +192,7 @@ export class ConnectService {
 
   /** `GET /oauth/{provider}/callback`: every outcome of the contract's table. */
   async completeCallback(input: CallbackInput): Promise<CallbackOutcome> {
-    const { providers, sessions, clock, logger } = this.deps;
+    const { providers, logger } = this.deps;
     const provider = input.provider as ProviderId;
     const oauth = Object.hasOwn(providers, provider) ? providers[provider].oauth : undefined;
     if (oauth === undefined) return { kind: 'invalid', reason: 'unknown provider' };
@@ -158,23 +200,29 @@ export class ConnectService {
     const account = input.query[oauth.callbackAccountParameter];
 
     if (error !== undefined) {
-      const known =
-        state !== undefined && STATE_PATTERN.test(state)
-          ? await sessions.consumeOAuthState(state, clock.now())
-          : undefined;
+      // Lightspeed documents a denial without state: nothing to check, nothing to reveal.
+      if (state === undefined && error === 'access_denied') {
+        logger.info('retailer declined the connection', { provider, error: safeCode(error) });
+        return { kind: 'denied', error: safeCode(error) };
+      }
+      // Without a state of ours it is anybody's link, not the provider's answer.
+      if (state === undefined)
+        return { kind: 'invalid', reason: `error=${safeCode(error)} without a known state` };
+      const attempt = await this.useState(provider, state, input.cookies);
+      if (typeof attempt === 'string') return { kind: 'invalid', reason: attempt };
       // Only access_denied is the retailer's "no"; any other RFC 6749 error (invalid_scope,
       // server_error, …) means the authorization failed, and the page must not blame the retailer.
-      // Without a state of ours it is anybody's link, not the provider's answer.
       if (error !== 'access_denied') {
-        if (known === undefined || known.provider !== provider)
-          return { kind: 'invalid', reason: `error=${safeCode(error)} without a known state` };
         logger.warn('the provider refused the authorization request', { provider, error: safeCode(error) });
         return { kind: 'failed', reason: `the provider answered error=${safeCode(error)}` };
       }
       logger.info('retailer declined the connection', { provider, error: safeCode(error) });
-      return known !== undefined && known.provider === provider
-        ? { kind: 'denied', returnTo: known.returnTo, reference: known.reference, error: safeCode(error) }
-        : { kind: 'denied', error: safeCode(error) };
+      return {
+        kind: 'denied',
+        returnTo: attempt.returnTo,
+        reference: attempt.reference,
+        error: safeCode(error),
+      };
     }
     if (state === undefined || !STATE_PATTERN.test(state))
       return { kind: 'invalid', reason: 'missing or malformed state' };
@@ -183,20 +231,40 @@ export class ConnectService {
     }
     if (code === undefined || code === '' || code.length > 2048)
       return { kind: 'invalid', reason: 'missing code' };
-    const binding = input.cookies[bindingCookieName(state)];
-    // Without the cookie the state is left unused: someone else's browser cannot burn it.
-    if (binding === undefined)
-      return { kind: 'invalid', reason: 'this browser did not start the connection' };
+    const attempt = await this.useState(provider, state, input.cookies);
+    if (typeof attempt === 'string') return { kind: 'invalid', reason: attempt };
+    return this.exchange({ provider, account }, code, attempt);
+  }
 
-    const attempt = await sessions.consumeOAuthState(state, clock.now());
-    if (attempt === undefined) return { kind: 'invalid', reason: 'unknown, expired or already used state' };
-    if (attempt.provider !== provider)
-      return { kind: 'invalid', reason: 'state belongs to another provider' };
-    const expected = Buffer.from(attempt.browserBindingHash, 'base64url');
-    if (!timingSafeEqual(sha256(binding), expected)) {
-      return { kind: 'invalid', reason: 'this browser did not start the connection' };
+  /**
+   * Uses up a state and completes its connect session, only for the browser holding the state's
+   * binding cookie: anyone else leaves the state untouched and learns nothing about it. Resolves
+   * the attempt, or why it was refused.
+   */
+  private async useState(
+    provider: ProviderId,
+    state: string,
+    cookies: Readonly<Record<string, string>>,
+  ): Promise<OAuthState | string> {
+    if (!STATE_PATTERN.test(state)) return 'missing or malformed state';
+    const binding = cookies[bindingCookieName(state)];
+    if (binding === undefined) return 'this browser did not start the connection';
+    const { sessions, clock } = this.deps;
+    // The store compares hashes in its condition: a wrong cookie value deletes nothing.
+    const attempt = await sessions.consumeOAuthState(state, {
+      provider,
+      browserBindingHash: sha256(binding).toString('base64url'),
+      now: clock.now(),
+    });
+    if (attempt === undefined) {
+      return 'unknown, expired or already used state, or this browser did not start the connection';
     }
-    return this.exchange({ provider, account }, code, attempt.returnTo, attempt.reference);
+    // Single completion: another attempt of the same link (another tab, a second click) may have
+    // finished first; then this one ends here, before any provider call.
+    if (!(await sessions.completeConnectSession(attempt.sessionId))) {
+      return 'the connect link was already completed by another attempt';
+    }
+    return attempt;
   }
 
   /** Logs a warning once an app nears the store limit of apps its provider has not approved. */
@@ -218,52 +286,143 @@ export class ConnectService {
     }
   }
 
-  private async exchange(
-    key: ConnectionKey,
-    code: string,
-    returnTo: string | undefined,
-    reference: string | undefined,
-  ): Promise<CallbackOutcome> {
-    const { providers, http, clock, logger, store, credentials } = this.deps;
+  private async exchange(key: ConnectionKey, code: string, attempt: OAuthState): Promise<CallbackOutcome> {
+    const { providers, http, logger, credentials, clock } = this.deps;
     const oauth = providers[key.provider].oauth!;
     const log = { provider: key.provider, account: key.account };
+    const { returnTo, reference } = attempt;
+    const deadline = clock.now() + (this.deps.callbackDeadlineMs ?? CALLBACK_DEADLINE_MS);
+    let tokens: TokenSet & { refreshToken: string };
     try {
       const request = oauth.buildCodeExchange({
         ...(await credentials(key.provider)),
         account: key.account,
         code,
         redirectUri: this.redirectUri(key.provider),
+        ...(oauth.pkce && attempt.codeVerifier !== undefined ? { codeVerifier: attempt.codeVerifier } : {}),
       });
-      // A code is single use: retry only what cannot have reached the provider's grant logic twice.
-      const tokens = await withRetries(
-        async (timeoutMs) => oauth.parseTokenResponse(await http(request, timeoutMs), key.account),
-        { ...GRANT_RETRY_POLICY, attempts: 2 },
-        clock,
-      );
-      if (tokens.refreshToken === undefined) {
+      // One attempt, never retried: once the request may have reached the provider the code may be
+      // spent, and presenting it again could only fail (or make the provider revoke what it issued).
+      const parsed = oauth.parseTokenResponse(await http(request, EXCHANGE_TIMEOUT_MS), key.account);
+      if (parsed.refreshToken === undefined) {
         logger.error('code exchange answered without a refresh token', log);
         return { kind: 'failed', reason: 'the provider answered without a refresh token' };
       }
-      const connection = await store.saveAuthorization(
-        key,
-        { ...tokens, refreshToken: tokens.refreshToken },
-        { reference, now: clock.now() },
-      );
-      logger.info('connection authorized', { ...log, version: connection.version });
-      this.deps.telemetry.count('ConnectionConnected');
-      await this.deps.telemetry.event('connection.connected', key, { reference: reference ?? null });
-      await this.warnNearAppLimit(key.provider);
-      return { kind: 'connected', key, returnTo, reference };
+      tokens = { ...parsed, refreshToken: parsed.refreshToken };
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
+      if (error.kind === 'account_mismatch') {
+        logger.error('code exchange answered for another account; nothing stored', {
+          ...log,
+          answeredAccount: error.details.answeredAccount ?? 'not an account name',
+        });
+        return { kind: 'failed', reason: 'the token answer names another account' };
+      }
       logger.warn('code exchange failed', { ...log, kind: error.kind, status: error.details.status });
       return { kind: 'failed', reason: error.message };
+    }
+
+    const previous = await this.previousReference(key);
+    const connection = await this.saveTokens(key, tokens, reference, deadline);
+    logger.info('connection authorized', { ...log, version: connection.version });
+    this.deps.telemetry.count('ConnectionConnected');
+    await this.deps.telemetry.event('connection.connected', key, { reference: reference ?? null });
+    if (previous.found && previous.reference !== reference) {
+      // Without PKCE a leaked code lets another connect session take the account over; the broker
+      // cannot tell that from a legitimate move, so it never lets one pass silently.
+      logger.warn('a callback moved a connected account to another reference', {
+        ...log,
+        previousReference: previous.reference ?? null,
+        reference: reference ?? null,
+      });
+      await this.deps.telemetry.event('connection.reference_changed', key, {
+        previous_reference: previous.reference ?? null,
+        reference: reference ?? null,
+      });
+    }
+    await this.warnNearAppLimit(key.provider);
+    return { kind: 'connected', key, returnTo, reference };
+  }
+
+  /** The reference the account is connected under now, if it is connected (metadata only). */
+  private async previousReference(
+    key: ConnectionKey,
+  ): Promise<{ found: false } | { found: true; reference: string | undefined }> {
+    try {
+      const record = await this.deps.store.getOAuthRecord(key);
+      return record === undefined ? { found: false } : { found: true, reference: record.reference };
+    } catch (error) {
+      // The tokens matter more than the event: go on to the write (which retries).
+      this.deps.logger.warn('could not read the connection before storing a new authorization', {
+        provider: key.provider,
+        account: key.account,
+        errorName: error instanceof Error ? error.name : typeof error,
+      });
+      return { found: false };
+    }
+  }
+
+  /**
+   * Stores the tokens of a finished exchange. The code is spent by now, so a failed write is tried
+   * again, a bounded number of times and only until `deadline`, before the tokens are given up.
+   */
+  private async saveTokens(
+    key: ConnectionKey,
+    tokens: TokenSet & { refreshToken: string },
+    reference: string | undefined,
+    deadline: number,
+  ) {
+    const { store, clock, logger } = this.deps;
+    for (let n = 1; ; n++) {
+      try {
+        // A write still running at the deadline may yet land: then the connection is stored after
+        // all, and the retailer, told otherwise, connects again harmlessly.
+        return await beforeDeadline(
+          store.saveAuthorization(key, tokens, { reference, now: clock.now() }),
+          deadline - clock.now(),
+        );
+      } catch (error) {
+        const backoff = TOKEN_WRITE_BACKOFF_MS * 2 ** (n - 1);
+        if (n >= TOKEN_WRITE_ATTEMPTS || clock.now() + backoff >= deadline) {
+          const failure = new AuthorizationNotStoredError(key, { cause: error });
+          logger.error('the tokens of a finished code exchange could not be stored', {
+            provider: key.provider,
+            account: key.account,
+            attempts: n,
+            errorName: error instanceof Error ? error.name : typeof error,
+          });
+          throw failure;
+        }
+        logger.warn('storing a new authorization failed; trying again', {
+          provider: key.provider,
+          account: key.account,
+          attempt: n,
+          errorName: error instanceof Error ? error.name : typeof error,
+        });
+        await clock.sleep(backoff);
+      }
     }
   }
 }
 
-/** A provider's `error` value, reduced to a safe code for logs and redirects. */
+class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
 
+/** `work`, or a DeadlineError once `ms` have passed (the work itself goes on). */
+async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError('no time left before the callback must answer')), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A provider's `error` value, reduced to a safe code for logs and redirects. */
 function safeCode(value: string): string {
   return /^[a-z_]{1,64}$/.test(value) ? value : 'error';
 }

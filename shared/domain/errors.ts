@@ -98,6 +98,8 @@ export class ProviderError extends Error {
       readonly status?: number;
       readonly providerError?: string;
       readonly retryAfterSeconds?: number;
+      /** `account_mismatch`: the account the answer named, when it is a well-formed account id. */
+      readonly answeredAccount?: string;
     } = {},
     options?: { cause?: unknown },
   ) {

@@ -90,16 +90,21 @@ export interface ConnectSession {
   readonly returnTo?: string | undefined;
   readonly reference?: string | undefined;
   readonly createdAt: number;
+  /** No new authorization attempt starts after this (the contract's 10 minutes). */
   readonly expiresAt: number;
+  /** Kept until then, so that an attempt started just before `expiresAt` can still complete it. */
+  readonly keepUntil: number;
 }
 
-/** One authorization attempt: created when the browser opens the connect link. */
+/** One authorization attempt: created each time a browser opens the connect link. */
 export interface OAuthState {
   readonly state: string;
   readonly provider: ProviderId;
   readonly sessionId: string;
   /** SHA-256 of the cookie value that binds the state to the browser that started the flow. */
   readonly browserBindingHash: string;
+  /** PKCE (RFC 7636) code verifier, for providers that take one; sent only on the code exchange. */
+  readonly codeVerifier?: string | undefined;
   readonly returnTo?: string | undefined;
   readonly reference?: string | undefined;
   readonly expiresAt: number;

@@ -115,11 +115,24 @@ export interface ConnectionStore {
 
 export interface SessionStore {
   createConnectSession(session: ConnectSession): Promise<void>;
-  /** Single use: resolves the session once, then undefined (also when unknown or expired). */
-  consumeConnectSession(id: string, now: number): Promise<ConnectSession | undefined>;
+  /**
+   * Counts one more authorization attempt on a session that is unexpired, not completed and has
+   * had fewer than `maxAttempts`; resolves it, or undefined (nothing changed) otherwise.
+   */
+  startConnectAttempt(id: string, now: number, maxAttempts: number): Promise<ConnectSession | undefined>;
+  /** Single completion: resolves true once per session (the first callback that finishes it), then false. */
+  completeConnectSession(id: string): Promise<boolean>;
   saveOAuthState(state: OAuthState): Promise<void>;
-  /** Single use: resolves the state once, then undefined (also when unknown or expired). */
-  consumeOAuthState(state: string, now: number): Promise<OAuthState | undefined>;
+  /**
+   * Single use, and only by its own browser: resolves the state once when it is unexpired, of
+   * `provider` and bound to `browserBindingHash`; otherwise undefined and the state stays usable.
+   */
+  consumeOAuthState(
+    state: string,
+    binding: { provider: ProviderId; browserBindingHash: string; now: number },
+  ): Promise<OAuthState | undefined>;
+  /** Resolves when the table answers a read (the health check); rejects otherwise. */
+  ping(): Promise<void>;
 }
 
 /** Secret values (client secrets, personal tokens), addressed by name. */

@@ -502,7 +502,10 @@ export class Refresher {
       }
       case 'account_mismatch':
         await this.recordFailure(leased, { error: 'account_mismatch', unconfirmed: true });
-        logger.error('the provider answered a refresh for another account; nothing was stored', log);
+        logger.error('the provider answered a refresh for another account; nothing was stored', {
+          ...log,
+          answeredAccount: error.details.answeredAccount ?? 'not an account name',
+        });
         throw this.unavailable('the provider answered for another account', undefined, error);
       case 'invalid_client':
         await this.recordFailure(leased, { error: 'invalid_client' });

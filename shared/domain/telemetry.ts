@@ -8,6 +8,7 @@ import type { Logger } from './ports';
 
 export type BrokerEventType =
   | 'connection.connected'
+  | 'connection.reference_changed'
   | 'connection.refreshed'
   | 'connection.reauthorization_required'
   | 'connection.deleted'

@@ -18,6 +18,7 @@ const fillPrefix = (template: string, account: string): string =>
  */
 export function parseLightspeedTokenResponse(response: ProviderResponse, account: string): TokenSet {
   if (response.status < 200 || response.status > 299) throw tokenEndpointFailure(response);
+  // Refresh answers carry domain_prefix (providers.md); an exchange answer may, and then must agree.
   return parseTokenBody(response, { field: 'domain_prefix', expected: account }, (body) =>
     lightspeedLifetime(body.expires_in, body.expires, response.receivedAt),
   );
@@ -39,6 +40,8 @@ function lightspeedLifetime(expiresIn: unknown, expires: unknown, receivedAt: nu
 export function lightspeedProvider(config: LightspeedConfig): ProviderDefinition {
   const oauth: OAuthAdapter = {
     callbackAccountParameter: 'domain_prefix',
+    // X-Series does not support PKCE (providers.md); the reference_changed event covers the gap.
+    pkce: false,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
       const url = new URL(config.authorizeUrl);

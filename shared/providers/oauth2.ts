@@ -4,6 +4,7 @@
  */
 import { ProviderError, UnusableTokenAnswerError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
+import { ACCOUNT_PATTERN } from '../domain/validation';
 import { parseRetryAfter } from './retry-after';
 import type { ProviderRequest, ProviderResponse } from './types';
 
@@ -92,7 +93,10 @@ export function parseTokenBody(
     throw new ProviderError(
       'account_mismatch',
       `the token answer names another ${account.field} than the account asked for`,
-      { status },
+      {
+        status,
+        ...(typeof named === 'string' && ACCOUNT_PATTERN.test(named) ? { answeredAccount: named } : {}),
+      },
     );
   }
   const { access_token, refresh_token, token_type, scope } = body;

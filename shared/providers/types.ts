@@ -27,10 +27,27 @@ export interface OAuthClientCredentials {
 export interface OAuthAdapter {
   /** Query parameter of the callback that names the account (Lightspeed: `domain_prefix`). */
   readonly callbackAccountParameter: string;
+  /**
+   * Whether the provider takes PKCE (RFC 7636, S256). When true the broker sends a challenge on
+   * every authorization and its verifier on the exchange (RFC 9700 §2.1.1); say so explicitly.
+   */
+  readonly pkce: boolean;
   readonly scopes: readonly string[];
-  buildAuthorizationUrl(params: { clientId: string; redirectUri: string; state: string }): string;
+  /** `codeChallenge` (S256) is given exactly when `pkce` is true. */
+  buildAuthorizationUrl(params: {
+    clientId: string;
+    redirectUri: string;
+    state: string;
+    codeChallenge?: string | undefined;
+  }): string;
+  /** `codeVerifier` is given exactly when `pkce` is true. */
   buildCodeExchange(
-    params: OAuthClientCredentials & { account: string; code: string; redirectUri: string },
+    params: OAuthClientCredentials & {
+      account: string;
+      code: string;
+      redirectUri: string;
+      codeVerifier?: string | undefined;
+    },
   ): ProviderRequest;
   buildRefresh(params: OAuthClientCredentials & { account: string; refreshToken: string }): ProviderRequest;
   /**

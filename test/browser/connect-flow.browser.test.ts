@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
+import { DynamoFaultProxy } from '../faults/dynamo-proxy';
 import { createSession, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
 import {
   browserInstalled,
@@ -214,11 +216,12 @@ describe.runIf(runBrowserTests)('connect flow in a browser', () => {
     expect((await broker.json('/connections/lightspeed-x/demo-store')).status).toBe(404);
   });
 
-  it('shows the expired page (410) when a connect link is opened a second time', async () => {
+  it('shows the expired page (410) when a connect link is opened again after it completed', async () => {
     // Prepare
     await openBrowser();
     const session = await createSession(broker);
     await openConsent(session.connect_url);
+    expect((await decide('Allow', 'completed-store')).status()).toBe(200);
 
     // Act
     const second = await page.goto(session.connect_url);
@@ -229,6 +232,57 @@ describe.runIf(runBrowserTests)('connect flow in a browser', () => {
     expectNothingLeftLoopback();
     // Chromium reports a document's error status on the console; nothing else may appear there.
     expect(recorder.consoleErrors.filter((text) => !/status of 410/.test(text))).toEqual([]);
+  });
+
+  it('connects when a link-preview bot opened the link before the retailer', async () => {
+    // Prepare: the scanner is a browser of its own (no shared cookies) that loads the link and leaves.
+    await openBrowser();
+    const session = await createSession(broker);
+    const scanner = await browser.newContext({ viewport: DESKTOP });
+    const preview = await (await scanner.newPage()).goto(session.connect_url);
+    expect(preview?.status()).toBe(200);
+    await scanner.close();
+
+    // Act
+    await openConsent(session.connect_url);
+    const callback = await decide('Allow', 'previewed-store');
+
+    // Assess
+    await expectRetailerPage(callback, 200, 'Your store is connected');
+    expectNothingLeftLoopback();
+    expect(recorder.consoleErrors).toEqual([]);
+    expect((await broker.json<TokenBody>('/tokens/lightspeed-x/previewed-store')).status).toBe(200);
+  });
+
+  it('leaves a state usable for its retailer when another browser sends a denial with it', async () => {
+    // Prepare: the retailer is on the consent page; an attacker has learnt the state.
+    await openBrowser();
+    const session = await createSession(broker, {
+      provider: 'lightspeed-x',
+      return_to: `${app.origin}/integrations/done`,
+      reference: 'tenant-7',
+    });
+    await openConsent(session.connect_url);
+    const state = new URL(page.url()).searchParams.get('state') ?? '';
+    const attacker = await browser.newContext({ viewport: DESKTOP });
+    const attackerPage = await attacker.newPage();
+
+    // Act
+    const forged = await attackerPage.goto(
+      `${broker.url}/oauth/lightspeed-x/callback?error=access_denied&state=${state}`,
+    );
+    const attackerLanded = attackerPage.url();
+    await attacker.close();
+    const callback = await decide('Allow', 'defended-store');
+
+    // Assess: the attacker learnt nothing (no redirect to return_to), the retailer connected.
+    expect(forged?.status()).toBe(400);
+    expect(new URL(attackerLanded).origin).toBe(new URL(broker.url).origin);
+    expect(callback.status()).toBe(303);
+    await page.waitForURL(`${app.origin}/integrations/done?**`);
+    expect(new URL(page.url()).searchParams.get('status')).toBe('connected');
+    expect(new URL(page.url()).searchParams.get('reference')).toBe('tenant-7');
+    expect(recorder.consoleErrors).toEqual([]);
   });
 
   it('shows the invalid page (400) for a callback this browser did not start', async () => {
@@ -263,6 +317,31 @@ describe.runIf(runBrowserTests)('connect flow in a browser', () => {
     expectNothingLeftLoopback();
     expect(recorder.consoleErrors.filter((text) => !/status of 502/.test(text))).toEqual([]);
     expect((await broker.json('/connections/lightspeed-x/failing-store')).status).toBe(404);
+  });
+
+  it('shows the error page (500), not JSON, when the broker cannot reach its store', async () => {
+    // Prepare: a broker of its own behind the DynamoDB fault proxy.
+    const dynamodb = await startEmbeddedDynamoDb(undefined);
+    const proxy = await DynamoFaultProxy.start(dynamodb.endpoint);
+    const down = await startTestBroker({ DYNAMODB_ENDPOINT: proxy.endpoint });
+    try {
+      await openBrowser();
+      const session = await createSession(down);
+      proxy.fail({ kind: 'internal-500', count: 10_000 });
+
+      // Act
+      const response = await page.goto(session.connect_url);
+
+      // Assess
+      await expectRetailerPage(response, 500, 'The connection service has a problem');
+      await screenshot('unavailable-desktop');
+      expectNothingLeftLoopback();
+      expect(recorder.consoleErrors.filter((text) => !/status of 500/.test(text))).toEqual([]);
+    } finally {
+      await down.close();
+      await proxy.close();
+      await dynamodb.close();
+    }
   });
 
   it('sends the browser back to return_to with the outcome after Allow', async () => {

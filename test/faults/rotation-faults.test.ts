@@ -116,21 +116,29 @@ describe('a 200 whose access-token part is unusable but carries the new refresh 
 describe('a token answer for another account', () => {
   it('refuses a refresh answer naming another domain_prefix and logs it; nothing is stored under either account', async () => {
     const before = await token('wrong-a');
-    t.simulator.injectFault({ kind: 'wrong_account', grant: 'refresh_token' });
+    // The provider processed the grant (and rotated) but its answer names another store.
+    t.simulator.injectFault({ kind: 'foreign_account', domainPrefix: 'other-store', grant: 'refresh_token' });
     const answer = await token('wrong-a', '?force_refresh=true');
     expect(answer.status).toBe(503);
     expectCleanError(answer.body, 'provider_unavailable');
     const after = await token('wrong-a');
     expect(after.body.access_token).toBe(before.body.access_token);
     expect(await metadata('wrong-a')).toMatchObject({ status: 'active', last_error: 'account_mismatch' });
-    expect((await t.json('/connections/lightspeed-x/wrong-a-other')).status).toBe(404);
+    expect((await t.json('/connections/lightspeed-x/other-store')).status).toBe(404);
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 'error',
         message: 'the provider answered a refresh for another account; nothing was stored',
+        attributes: expect.objectContaining({ account: 'wrong-a', answeredAccount: 'other-store' }),
       }),
     );
-    await expectNothingLost(t, ['wrong-a']);
+    // Its rotation is lost with the refused answer: the next refresh says so, not "disconnected".
+    const next = await token('wrong-a', '?force_refresh=true');
+    expect(next.status).toBe(409);
+    expect(await metadata('wrong-a')).toMatchObject({
+      status: 'reauthorization_required',
+      last_error: 'refresh_answer_lost',
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routeKey, routes } from '../../functions/routes';
+import { methodsOf, routeKey, routes } from '../../functions/routes';
 import { type Json, type Resource, render, type Synth, synthBroker, TEST_ENV, TEST_PROPS } from './support';
 
 let synth: Synth;
@@ -24,23 +24,28 @@ const routeFunction = (route: Resource): string => {
 };
 
 describe('HTTP API', () => {
-  it('creates exactly one route per entry of the route table, and nothing else', () => {
+  it('creates exactly one route per method of each entry of the route table (GET with its HEAD), and nothing else', () => {
     const keys = byType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties?.RouteKey);
-    expect([...keys].sort()).toEqual(routes.map(routeKey).sort());
+    const expected = routes.flatMap((route) =>
+      methodsOf(route).map((method) => routeKey({ method, path: route.path })),
+    );
+    expect([...keys].sort()).toEqual(expected.sort());
+    expect(keys).toContain('HEAD /health');
     expect(keys).not.toContain('$default');
   });
 
-  it.each(routes.map((route) => [routeKey(route), route] as const))(
-    '%s has the contract authorization and the function of its group',
-    (key, route) => {
-      const found = byType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === key);
-      expect(found, key).toBeDefined();
-      const [, resource] = found!;
-      expect(resource.Properties?.AuthorizationType).toBe(route.access === 'backend' ? 'AWS_IAM' : 'NONE');
-      const fn = synth.stack.broker.functions[route.group];
-      expect(routeFunction(resource)).toBe(synth.stack.getLogicalId(fn.node.defaultChild as never));
-    },
-  );
+  it.each(
+    routes.flatMap((route) =>
+      methodsOf(route).map((method) => [routeKey({ method, path: route.path }), route] as const),
+    ),
+  )('%s has the contract authorization and the function of its group', (key, route) => {
+    const found = byType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === key);
+    expect(found, key).toBeDefined();
+    const [, resource] = found!;
+    expect(resource.Properties?.AuthorizationType).toBe(route.access === 'backend' ? 'AWS_IAM' : 'NONE');
+    const fn = synth.stack.broker.functions[route.group];
+    expect(routeFunction(resource)).toBe(synth.stack.getLogicalId(fn.node.defaultChild as never));
+  });
 
   it('requires IAM by default, so a route added without an authorizer is not public', () => {
     const authorizer = synth.stack.broker.api.defaultAuthorizer;
@@ -112,7 +117,9 @@ describe('HTTP API', () => {
       .map((arn) => arn.replace(/^.*\/\$default\//, ''));
     const expected = routes
       .filter((route) => route.access === 'backend')
-      .map((route) => `${route.method}${route.path.replace(/\{[^}]+\}/g, '*')}`);
+      .flatMap((route) =>
+        methodsOf(route).map((method) => `${method}${route.path.replace(/\{[^}]+\}/g, '*')}`),
+      );
     expect(arns.sort()).toEqual(expected.sort());
   });
 });

@@ -686,25 +686,58 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
           reference: session.reference,
           createdAt: session.createdAt,
           expiresAt: session.expiresAt,
-          [TABLE.ttlAttribute]: Math.ceil(session.expiresAt / 1000),
+          keepUntil: session.keepUntil,
+          attempts: 0,
+          [TABLE.ttlAttribute]: Math.ceil(session.keepUntil / 1000),
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
   }
 
-  async consumeConnectSession(id: string, now: number) {
-    const item = await this.consume(`session#${id}`, 'session', now);
-    return item === undefined
-      ? undefined
-      : {
-          id,
-          provider: item.provider as ProviderId,
-          returnTo: str(item.returnTo),
-          reference: str(item.reference),
-          createdAt: Number(item.createdAt),
-          expiresAt: Number(item.expiresAt),
-        };
+  async startConnectAttempt(id: string, now: number, maxAttempts: number) {
+    try {
+      const { Attributes: item = {} } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `session#${id}`, sk: 'session' },
+          UpdateExpression: 'SET #attempts = if_not_exists(#attempts, :zero) + :one',
+          ConditionExpression:
+            'attribute_exists(pk) AND #expiresAt > :now AND (attribute_not_exists(#attempts) OR #attempts < :max)',
+          ExpressionAttributeNames: { '#attempts': 'attempts', '#expiresAt': 'expiresAt' },
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':now': now, ':max': maxAttempts },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return {
+        id,
+        provider: item.provider as ProviderId,
+        returnTo: str(item.returnTo),
+        reference: str(item.reference),
+        createdAt: Number(item.createdAt),
+        expiresAt: Number(item.expiresAt),
+        keepUntil: num(item.keepUntil) ?? Number(item.expiresAt),
+      };
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async completeConnectSession(id: string) {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: `session#${id}`, sk: 'session' },
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async saveOAuthState(state: OAuthState) {
@@ -717,6 +750,7 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
           provider: state.provider,
           sessionId: state.sessionId,
           browserBindingHash: state.browserBindingHash,
+          codeVerifier: state.codeVerifier,
           returnTo: state.returnTo,
           reference: state.reference,
           expiresAt: state.expiresAt,
@@ -727,8 +761,17 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
     );
   }
 
-  async consumeOAuthState(state: string, now: number) {
-    const item = await this.consume(`state#${state}`, 'state', now);
+  async consumeOAuthState(
+    state: string,
+    binding: { provider: ProviderId; browserBindingHash: string; now: number },
+  ) {
+    // The binding is part of the condition: a caller without the browser's cookie value cannot
+    // delete the state, so it can neither burn it nor learn what it holds.
+    const item = await this.consume(`state#${state}`, 'state', binding.now, {
+      expression: '#provider = :provider AND #binding = :binding',
+      names: { '#provider': 'provider', '#binding': 'browserBindingHash' },
+      values: { ':provider': binding.provider, ':binding': binding.browserBindingHash },
+    });
     return item === undefined
       ? undefined
       : {
@@ -736,21 +779,37 @@ export class DynamoDbStore implements ConnectionStore, SessionStore {
           provider: item.provider as ProviderId,
           sessionId: String(item.sessionId),
           browserBindingHash: String(item.browserBindingHash),
+          codeVerifier: str(item.codeVerifier),
           returnTo: str(item.returnTo),
           reference: str(item.reference),
           expiresAt: Number(item.expiresAt),
         };
   }
 
-  /** Deletes an unexpired single-use item and returns it; exactly one caller ever gets it. */
-  private async consume(pk: string, sk: string, now: number): Promise<Item | undefined> {
+  async ping() {
+    // A key that never exists: an eventually consistent read of nothing, the cheapest call that
+    // proves the table answers. Bounded, so a hanging endpoint cannot hold the health check.
+    await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: 'health', sk: 'health' } }),
+      { abortSignal: AbortSignal.timeout(3_000) },
+    );
+  }
+
+  /** Deletes an unexpired single-use item (that also meets `also`) and returns it; exactly one caller ever gets it. */
+  private async consume(
+    pk: string,
+    sk: string,
+    now: number,
+    also?: { expression: string; names: Record<string, string>; values: Record<string, unknown> },
+  ): Promise<Item | undefined> {
     try {
       const result = await this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { pk, sk },
-          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now',
-          ExpressionAttributeValues: { ':now': now },
+          ConditionExpression: `attribute_exists(pk) AND #expiresAt > :now${also === undefined ? '' : ` AND ${also.expression}`}`,
+          ExpressionAttributeNames: { '#expiresAt': 'expiresAt', ...also?.names },
+          ExpressionAttributeValues: { ':now': now, ...also?.values },
           ReturnValues: 'ALL_OLD',
         }),
       );

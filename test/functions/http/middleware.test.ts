@@ -10,8 +10,10 @@ import {
   MAX_BODY_BYTES,
   type Request,
   type RouteHandler,
+  STRICT_TRANSPORT_SECURITY,
 } from '../../../functions/http/middleware';
-import { type HttpResult, json } from '../../../functions/http/responses';
+import { pages } from '../../../functions/http/pages';
+import { type HttpResult, json, page, redirect } from '../../../functions/http/responses';
 import { routeKey, routes } from '../../../functions/routes';
 import type { Services } from '../../../functions/services';
 import {
@@ -98,9 +100,9 @@ function event(
 const ok: RouteHandler = async () => json(200, { status: 'ok' });
 
 /** A middy handler over `handlers` with a recording logger; `seen` holds each request a handler got. */
-function handlerFor(handlers: Record<string, RouteHandler>) {
+function handlerFor(handlers: Record<string, RouteHandler>, publicUrl = 'http://localhost:8787') {
   const logger = recordingLogger();
-  const services = { logger } as unknown as Services;
+  const services = { logger, config: { publicUrl } } as unknown as Services;
   const handler = httpHandler(services, handlers);
   return {
     logger,
@@ -608,4 +610,107 @@ describe('errorResponses', () => {
     ]);
     expect(JSON.stringify(logger.calls)).not.toContain('at-LEAKED-9');
   });
+});
+
+describe('failures on browser routes are pages', () => {
+  const BROWSER_ROUTES = routes.filter((route) => route.browser === true).map(routeKey);
+
+  it('marks the connect link and the callback as browser routes', () => {
+    expect(BROWSER_ROUTES.sort()).toEqual(['GET /connect/{session_id}', 'GET /oauth/{provider}/callback']);
+  });
+
+  it.each(BROWSER_ROUTES)(
+    'answers an unexpected error on %s with the HTML error page and its headers',
+    async (key) => {
+      const { invoke, logger } = throwing(
+        key,
+        Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      );
+      const result = await invoke(event(key));
+      expect(result.statusCode).toBe(500);
+      expect(result.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(result.headers['content-security-policy']).toContain("default-src 'none'");
+      expect(result.headers['referrer-policy']).toBe('no-referrer');
+      expect(String(result.body)).toContain('The connection service has a problem');
+      expect(String(result.body)).not.toContain('ECONNREFUSED');
+      expect(logger.calls).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          message: 'request failed',
+          attributes: expect.objectContaining({ route: key }),
+        }),
+      ]);
+    },
+  );
+
+  it('answers an exposed 400 on a browser route with the invalid page', async () => {
+    const { invoke } = throwing('GET /connect/{session_id}', new InvalidRequestError('body', 'too large'));
+    const result = await invoke(event('GET /connect/{session_id}'));
+    expect(result.statusCode).toBe(400);
+    expect(String(result.body)).toContain('This connection request is no longer valid');
+  });
+
+  it('keeps JSON errors on the other public routes', async () => {
+    const { invoke } = throwing(HEALTH_ROUTE, new Error('boom'));
+    const result = await invoke(event(HEALTH_ROUTE));
+    expect(result.headers['content-type']).toContain('application/json');
+  });
+});
+
+describe('HEAD and HSTS', () => {
+  it('serves HEAD with the GET handler: same status and headers, no body', async () => {
+    const { invoke } = handlerFor({ [HEALTH_ROUTE]: ok });
+    const result = await invoke(event('HEAD /health'));
+    expect(result.statusCode).toBe(200);
+    expect(result.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(result.body).toBeUndefined();
+  });
+
+  it('answers HEAD on a browser route that fails with the page status and headers, no body', async () => {
+    const { invoke } = throwing('GET /connect/{session_id}', new Error('down'));
+    const result = await invoke(event('HEAD /connect/{session_id}'));
+    expect(result.statusCode).toBe(500);
+    expect(result.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(result.body).toBeUndefined();
+  });
+
+  it('answers 404 for HEAD on a route that has no GET', async () => {
+    const { invoke } = handlerFor({ [CONNECT_SESSIONS_ROUTE]: ok });
+    const result = await invoke(event('HEAD /connect-sessions', { authorizer: IAM }));
+    expect(result.statusCode).toBe(404);
+  });
+
+  it.each([
+    ['a JSON answer', HEALTH_ROUTE, ok],
+    ['a page', 'GET /connect/{session_id}', async () => page(410, pages.expired())],
+    [
+      'a redirect',
+      'GET /connect/{session_id}',
+      async () => redirect(302, 'https://provider.example/authorize'),
+    ],
+    [
+      'a JSON error',
+      HEALTH_ROUTE,
+      async () => {
+        throw new NotFoundError('nothing');
+      },
+    ],
+    [
+      'an error page',
+      'GET /oauth/{provider}/callback',
+      async () => {
+        throw new Error('down');
+      },
+    ],
+  ] as const)(
+    'sends Strict-Transport-Security on %s when the public URL is https',
+    async (_, key, handler) => {
+      const secure = handlerFor({ [key]: handler }, 'https://broker.example.com');
+      expect((await secure.invoke(event(key))).headers['strict-transport-security']).toBe(
+        STRICT_TRANSPORT_SECURITY,
+      );
+      const plain = handlerFor({ [key]: handler }, 'http://localhost:8787');
+      expect((await plain.invoke(event(key))).headers['strict-transport-security']).toBeUndefined();
+    },
+  );
 });

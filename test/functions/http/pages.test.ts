@@ -11,7 +11,14 @@ const rendered = Object.entries(pages).map(
 
 describe('pages', () => {
   it('has the pages the connect flow needs', () => {
-    expect(Object.keys(pages).sort()).toEqual(['connected', 'declined', 'expired', 'failed', 'invalid']);
+    expect(Object.keys(pages).sort()).toEqual([
+      'connected',
+      'declined',
+      'expired',
+      'failed',
+      'invalid',
+      'unavailable',
+    ]);
   });
 
   describe.each(rendered)('the %s page', (_, html) => {

@@ -1,5 +1,6 @@
 /** The connect flow over HTTP through the local runtime: every row of the contract's callback table. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CONNECT_ATTEMPTS_PER_SESSION } from '../../../shared/domain/connect';
 import {
   connect,
   createSession,
@@ -78,9 +79,11 @@ describe('GET /connect/{session_id}', () => {
     expect(auth.setCookie).not.toMatch(/Secure/);
   });
 
-  it('answers 410 with a page when the link is opened a second time', async () => {
+  it('answers 410 with a page when the link is opened again after it completed', async () => {
     const session = await createSession(t);
-    await openConnectLink(session.connect_url);
+    const auth = await openConnectLink(session.connect_url);
+    const callback = t.simulator.consent(auth.location, { domainPrefix: 'once-store' });
+    expect((await openCallback(callback, auth.cookie)).status).toBe(200);
     const again = await fetch(session.connect_url, { redirect: 'manual' });
     expect(again.status).toBe(410);
     expect(again.headers.get('content-type')).toContain('text/html');
@@ -101,6 +104,7 @@ describe('GET /connect/{session_id}', () => {
       provider: 'lightspeed-x',
       createdAt: now - 11 * 60_000,
       expiresAt: now - 60_000,
+      keepUntil: now + 9 * 60_000,
     });
     const response = await fetch(`${t.url}/connect/${'e'.repeat(43)}`, { redirect: 'manual' });
     expect(response.status).toBe(410);
@@ -170,7 +174,7 @@ describe('GET /oauth/{provider}/callback', () => {
         `${t.url}/oauth/lightspeed-x/callback?error=access_denied&state=${auth.state}`,
         auth.cookie,
       );
-      expect(replay.status).toBe(200); // the state is gone: no redirect to return_to any more
+      expect(replay.status).toBe(400); // the state is gone: no redirect to return_to any more
     },
   );
 
@@ -249,5 +253,94 @@ describe('GET /oauth/{provider}/callback', () => {
     const healed = await t.json<TokenBody>('/tokens/lightspeed-x/heal-store?force_refresh=true');
     expect(healed.status).toBe(200);
     expect((await t.json('/connections/lightspeed-x/heal-store')).body).toMatchObject({ status: 'active' });
+  });
+});
+
+describe('a state is used up only by its own browser', () => {
+  it('leaves the state usable and reveals nothing when a denial arrives without the binding cookie or with a forged one', async () => {
+    const session = await createSession(t, {
+      provider: 'lightspeed-x',
+      return_to: `${APP}/done`,
+      reference: 'victim-tenant',
+    });
+    const auth = await openConnectLink(session.connect_url);
+    const denial = `${t.url}/oauth/lightspeed-x/callback?error=access_denied&state=${auth.state}`;
+    const [name] = auth.cookie.split('=');
+    for (const cookie of [undefined, `${name}=forged-value`, `${name}=${'A'.repeat(43)}`]) {
+      const response = await openCallback(denial, cookie);
+      expect(response.status).toBe(400);
+      expect(response.headers.get('location')).toBeNull();
+      const html = await response.text();
+      expect(html).not.toContain('victim-tenant');
+      expect(html).not.toContain(APP);
+    }
+    // The retailer's own browser still finishes with that state.
+    const callback = t.simulator.consent(auth.location, { domainPrefix: 'unburnt-store' });
+    const finished = await openCallback(callback, auth.cookie);
+    expect(finished.status).toBe(303);
+    expect(new URL(finished.headers.get('location') ?? '').searchParams.get('status')).toBe('connected');
+  });
+
+  it('leaves the state usable when a provider error arrives with a forged cookie', async () => {
+    const session = await createSession(t);
+    const auth = await openConnectLink(session.connect_url);
+    const [name] = auth.cookie.split('=');
+    const error = await openCallback(
+      `${t.url}/oauth/lightspeed-x/callback?error=server_error&state=${auth.state}`,
+      `${name}=forged-value`,
+    );
+    expect(error.status).toBe(400);
+    const callback = t.simulator.consent(auth.location, { domainPrefix: 'still-usable' });
+    expect((await openCallback(callback, auth.cookie)).status).toBe(200);
+  });
+
+  it('leaves the state usable when a code callback arrives with a forged cookie', async () => {
+    const session = await createSession(t);
+    const auth = await openConnectLink(session.connect_url);
+    const callback = t.simulator.consent(auth.location, { domainPrefix: 'forged-first' });
+    const [name] = auth.cookie.split('=');
+    expect((await openCallback(callback, `${name}=forged-value`)).status).toBe(400);
+    expect(t.simulator.stats().tokenCalls).toBe(0);
+    expect((await openCallback(callback, auth.cookie)).status).toBe(200);
+    expect(t.simulator.stats().tokenCalls).toBe(1);
+  });
+});
+
+describe('a connect link survives link-preview bots', () => {
+  it('still connects when a mail scanner opened the link before the retailer', async () => {
+    const session = await createSession(t, { provider: 'lightspeed-x', return_to: `${APP}/done` });
+    // The scanner follows the link without cookies, and never consents.
+    const scanner = await openConnectLink(session.connect_url);
+    const retailer = await openConnectLink(session.connect_url);
+    expect(retailer.state).not.toBe(scanner.state);
+    expect(retailer.cookie).not.toBe(scanner.cookie);
+    const response = await openCallback(
+      t.simulator.consent(retailer.location, { domainPrefix: 'scanned-store' }),
+      retailer.cookie,
+    );
+    expect(response.status).toBe(303);
+    expect(new URL(response.headers.get('location') ?? '').searchParams.get('status')).toBe('connected');
+  });
+
+  it('completes once: a second attempt of the same link reaching the callback later gets 400 and no provider call', async () => {
+    const session = await createSession(t);
+    const first = await openConnectLink(session.connect_url);
+    const second = await openConnectLink(session.connect_url);
+    const firstCallback = t.simulator.consent(first.location, { domainPrefix: 'single-a' });
+    const secondCallback = t.simulator.consent(second.location, { domainPrefix: 'single-b' });
+    expect((await openCallback(secondCallback, second.cookie)).status).toBe(200);
+    const calls = t.simulator.stats().tokenCalls;
+    const late = await openCallback(firstCallback, first.cookie);
+    expect(late.status).toBe(400);
+    expect(t.simulator.stats().tokenCalls).toBe(calls);
+    expect((await t.json('/connections/lightspeed-x/single-a')).status).toBe(404);
+    expect((await fetch(session.connect_url, { redirect: 'manual' })).status).toBe(410);
+  });
+
+  it(`starts at most ${CONNECT_ATTEMPTS_PER_SESSION} authorization attempts per link, then answers 410`, async () => {
+    const session = await createSession(t);
+    for (let n = 0; n < CONNECT_ATTEMPTS_PER_SESSION; n++) await openConnectLink(session.connect_url);
+    const exhausted = await fetch(session.connect_url, { redirect: 'manual' });
+    expect(exhausted.status).toBe(410);
   });
 });

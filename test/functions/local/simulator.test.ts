@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -279,6 +280,46 @@ describe('Lightspeed consent', () => {
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
+  });
+});
+
+describe('Lightspeed code exchange with PKCE (for testing the broker: X-Series has no PKCE)', () => {
+  const VERIFIER = 'v'.repeat(43);
+  const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
+
+  it('requires the verifier of the S256 challenge the authorization carried', async () => {
+    const pkce = { code_challenge: CHALLENGE, code_challenge_method: 'S256' };
+    const code = codeFrom(sim.consent(authorizeUrl(pkce), { domainPrefix: 'demo-store' }));
+    const missing = await tokenCall('demo-store', exchangeFields(code));
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toBe('invalid_grant');
+    // A wrong or missing verifier spends the code, like any refused presentation.
+    const again = codeFrom(sim.consent(authorizeUrl(pkce), { domainPrefix: 'demo-store' }));
+    expect((await tokenCall('demo-store', exchangeFields(again, { code_verifier: VERIFIER }))).status).toBe(
+      200,
+    );
+  });
+
+  it('refuses a plain or malformed challenge at the authorization', () => {
+    expect(() =>
+      sim.consent(authorizeUrl({ code_challenge: CHALLENGE, code_challenge_method: 'plain' }), {
+        domainPrefix: 'demo-store',
+      }),
+    ).toThrow(/S256/);
+    expect(() =>
+      sim.consent(authorizeUrl({ code_challenge: 'short', code_challenge_method: 'S256' }), {
+        domainPrefix: 'demo-store',
+      }),
+    ).toThrow(/S256/);
+  });
+
+  it('answers with another store in domain_prefix under the foreign_account fault, after spending the code', async () => {
+    sim.injectFault({ kind: 'foreign_account', domainPrefix: 'other-store', grant: 'authorization_code' });
+    const code = codeFrom(sim.consent(authorizeUrl(), { domainPrefix: 'demo-store' }));
+    const answer = await tokenCall('demo-store', exchangeFields(code));
+    expect(answer.status).toBe(200);
+    expect(answer.body.domain_prefix).toBe('other-store');
+    expect((await tokenCall('demo-store', exchangeFields(code))).body.error).toBe('invalid_grant');
   });
 });
 
