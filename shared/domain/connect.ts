@@ -8,6 +8,7 @@ import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../pr
 import { InvalidRequestError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
 import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
+import { retryWrite } from './retry';
 import type { Telemetry } from './telemetry';
 import { ACCOUNT_PATTERN } from './validation';
 
@@ -373,34 +374,40 @@ export class ConnectService {
     deadline: number,
   ) {
     const { store, clock, logger } = this.deps;
-    for (let n = 1; ; n++) {
-      try {
-        // A write still running at the deadline may yet land: then the connection is stored after
-        // all, and the retailer, told otherwise, connects again harmlessly.
-        return await beforeDeadline(
-          store.saveAuthorization(key, tokens, { reference, now: clock.now() }),
-          deadline - clock.now(),
-        );
-      } catch (error) {
-        const backoff = TOKEN_WRITE_BACKOFF_MS * 2 ** (n - 1);
-        if (n >= TOKEN_WRITE_ATTEMPTS || clock.now() + backoff >= deadline) {
-          const failure = new AuthorizationNotStoredError(key, { cause: error });
-          logger.error('the tokens of a finished code exchange could not be stored', {
-            provider: key.provider,
-            account: key.account,
-            attempts: n,
-            errorName: error instanceof Error ? error.name : typeof error,
-          });
-          throw failure;
-        }
-        logger.warn('storing a new authorization failed; trying again', {
-          provider: key.provider,
-          account: key.account,
-          attempt: n,
-          errorName: error instanceof Error ? error.name : typeof error,
-        });
-        await clock.sleep(backoff);
-      }
+    const log = { provider: key.provider, account: key.account };
+    const errorName = (error: unknown) => (error instanceof Error ? error.name : typeof error);
+    let tries = 0;
+    try {
+      return await retryWrite(
+        () => {
+          tries++;
+          // A write still running at the deadline may yet land: then the connection is stored after
+          // all, and the retailer, told otherwise, connects again harmlessly.
+          return beforeDeadline(
+            store.saveAuthorization(key, tokens, { reference, now: clock.now() }),
+            deadline - clock.now(),
+          );
+        },
+        {
+          attempts: TOKEN_WRITE_ATTEMPTS,
+          baseDelayMs: TOKEN_WRITE_BACKOFF_MS,
+          deadline,
+          onRetry: (error, attempt) =>
+            logger.warn('storing a new authorization failed; trying again', {
+              ...log,
+              attempt,
+              errorName: errorName(error),
+            }),
+        },
+        clock,
+      );
+    } catch (error) {
+      logger.error('the tokens of a finished code exchange could not be stored', {
+        ...log,
+        attempts: tries,
+        errorName: errorName(error),
+      });
+      throw new AuthorizationNotStoredError(key, { cause: error });
     }
   }
 }

@@ -53,7 +53,7 @@ import type {
   TokenSet,
 } from './model';
 import type { Clock, ConnectionStore, Logger } from './ports';
-import { GRANT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
+import { GRANT_RETRY_POLICY, type RetryPolicy, retryWrite, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
 
 export interface RefreshOptions {
@@ -387,30 +387,32 @@ export class Refresher {
 
   /**
    * A write after the provider answered: the provider has rotated, so a failing table (throttled,
-   * briefly down) is retried a few times before the new tokens are given up for lost. A lost race
-   * (ConcurrentUpdateError) is an answer, not a failure.
+   * briefly down) is tried again a few times before the new tokens are given up for lost. A lost
+   * race (ConcurrentUpdateError) is an answer, not a failure.
    */
   private async persisting<T>(log: Record<string, unknown>, write: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await write();
-      } catch (error) {
-        if (error instanceof ConcurrentUpdateError || attempt >= WRITE_ATTEMPTS) {
-          if (!(error instanceof ConcurrentUpdateError)) {
-            this.deps.logger.error('could not store the tokens the provider issued; they are lost', {
-              ...log,
-              error: error instanceof Error ? error.name : 'unknown',
-            });
-          }
-          throw error;
-        }
-        this.deps.logger.warn('token write failed, retrying', {
+    const { logger, clock } = this.deps;
+    const errorName = (error: unknown) => (error instanceof Error ? error.name : 'unknown');
+    try {
+      return await retryWrite(
+        write,
+        {
+          attempts: WRITE_ATTEMPTS,
+          baseDelayMs: WRITE_RETRY_MS,
+          final: (error) => error instanceof ConcurrentUpdateError,
+          onRetry: (error, attempt) =>
+            logger.warn('token write failed, retrying', { ...log, attempt, error: errorName(error) }),
+        },
+        clock,
+      );
+    } catch (error) {
+      if (!(error instanceof ConcurrentUpdateError)) {
+        logger.error('could not store the tokens the provider issued; they are lost', {
           ...log,
-          attempt,
-          error: error instanceof Error ? error.name : 'unknown',
+          error: errorName(error),
         });
-        await this.deps.clock.sleep(WRITE_RETRY_MS * 2 ** (attempt - 1));
       }
+      throw error;
     }
   }
 

@@ -81,3 +81,37 @@ export async function withRetries<T>(
 function retriable(error: ProviderError, policy: RetryPolicy): boolean {
   return error.kind === 'transient' || (error.kind === 'unconfirmed' && policy.retryUnconfirmed === true);
 }
+
+/** How a write that must not be lost (tokens a provider already issued) is tried again. */
+export interface WriteRetry {
+  /** Tries in all, the first included (each with the storage client's own retries inside). */
+  readonly attempts: number;
+  /** Wait before the second try, doubling after each. */
+  readonly baseDelayMs: number;
+  /** Epoch ms after which no further try starts. */
+  readonly deadline?: number;
+  /** Errors that are an answer, not a failure (a lost conditional write): thrown at once. */
+  readonly final?: (error: unknown) => boolean;
+  /** Told before each further try, with the number of the try that failed. */
+  readonly onRetry?: (error: unknown, attempt: number) => void;
+}
+
+/**
+ * Runs a storage write until it succeeds, fails with a `final` error, or the tries or the deadline
+ * are spent; rethrows the last error. After a provider has issued tokens the write is the only copy:
+ * a throttled or briefly failing table is worth a few more tries.
+ */
+export async function retryWrite<T>(write: () => Promise<T>, retry: WriteRetry, clock: Clock): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      const delay = retry.baseDelayMs * 2 ** (attempt - 1);
+      const spent =
+        attempt >= retry.attempts || (retry.deadline !== undefined && clock.now() + delay >= retry.deadline);
+      if (retry.final?.(error) === true || spent) throw error;
+      retry.onRetry?.(error, attempt);
+      await clock.sleep(delay);
+    }
+  }
+}
