@@ -6,7 +6,7 @@
 // First: it must be in place before any AWS SDK request (see the module).
 import './invocations';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -68,21 +68,46 @@ export interface LocalBrokerOptions {
   readonly events?: EventSink;
 }
 
+const MIN_API_KEY_LENGTH = 16;
+
 async function loadApiKey(env: Readonly<Record<string, string | undefined>>, dataDir: string) {
   const fromEnv = env[ENV.apiKey]?.trim();
   if (fromEnv) {
-    if (fromEnv.length < 16) throw new ConfigError(`${ENV.apiKey} must be at least 16 characters`);
+    if (fromEnv.length < MIN_API_KEY_LENGTH)
+      throw new ConfigError(`${ENV.apiKey} must be at least ${MIN_API_KEY_LENGTH} characters`);
     return { apiKey: fromEnv, source: 'environment' as const };
   }
   const path = join(dataDir, 'api-key');
+  let stored: string | undefined;
   try {
-    const stored = (await readFile(path, 'utf8')).trim();
-    if (stored.length >= 16) return { apiKey: stored, source: 'file' as const };
+    stored = (await readFile(path, 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (stored !== undefined) {
+    // A damaged file is not replaced: the backends hold the old key, and a new one would lock them
+    // out without a word. The message never quotes the file (it may be most of the key).
+    if (stored.length < MIN_API_KEY_LENGTH || /\s/.test(stored)) {
+      throw new ConfigError(
+        `${path} is ${stored === '' ? 'empty' : 'damaged (truncated or not one key)'}: restore it, or set ` +
+          `${ENV.apiKey}, or delete the file to generate a new key (backends must then use the new one)`,
+      );
+    }
+    return { apiKey: stored, source: 'file' as const };
+  }
   const apiKey = `tbk_${randomBytes(24).toString('base64url')}`;
-  await writeFile(path, `${apiKey}\n`, { mode: 0o600 });
+  // Create-if-absent by hard link of a complete file: processes starting together on one folder
+  // agree on one key, and none ever reads a half-written one.
+  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(temporary, `${apiKey}\n`, { mode: 0o600 });
+  try {
+    await link(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadApiKey(env, dataDir);
+    throw error;
+  } finally {
+    await unlink(temporary);
+  }
   return { apiKey, source: 'generated' as const };
 }
 
@@ -106,6 +131,9 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const dataDir = resolve(initial.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { apiKey, source: apiKeySource } = await loadApiKey(env, dataDir);
+  // Stored tokens are sealed under data keys wrapped by this keyring (KMS on AWS). Opened before
+  // listening, so that a damaged file stops the start with nothing left open.
+  const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
   const demo = initial.lightspeed.clientId === undefined;
@@ -184,8 +212,6 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     marshallOptions: { removeUndefinedValues: true },
   });
 
-  // Stored tokens are sealed under data keys wrapped by this keyring (KMS on AWS).
-  const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const powertools = createPowertoolsLogger();
   const domainLogger = options.logger ?? portLogger(powertools);
   const services = createServices({
