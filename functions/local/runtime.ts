@@ -31,7 +31,7 @@ import { createTokensHandler } from '../handlers/tokens';
 import { createServices, type Services } from '../services';
 import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from './dynamodb';
 import { invocationScope } from './invocations';
-import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext } from './server';
+import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext, localHostNames } from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
 import { demoSimulatorWriter, loadDemoSimulator } from './simulator-state';
 
@@ -145,8 +145,10 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
   let groups: Record<'public' | 'tokens' | 'admin', GroupHandler> = {} as never;
   let server: Server | undefined;
+  const allowedHosts = new Set<string>();
   const front = createLocalServer({
     apiKey,
+    allowedHosts,
     handlers: {
       public: (event, context) => groups.public(event, context),
       tokens: (event, context) => groups.tokens(event, context),
@@ -164,6 +166,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   server = front;
   const port = await listen(front, initial.port, host);
   const publicUrl = env[ENV.publicUrl]?.trim() ? initial.publicUrl : `http://localhost:${port}`;
+  for (const name of localHostNames(publicUrl, port, host)) allowedHosts.add(name);
 
   let simulator: LightspeedSimulator | undefined;
   let xentralSimulator: XentralSimulator | undefined;
@@ -178,6 +181,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
       accessTokenTtlSeconds: Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 86_400) || 86_400,
       restore: savedSimulator.tokens,
       onTokensChanged: () => simulatorWriter?.changed(),
+      controlKey: apiKey,
     });
     simulatorWriter = demoSimulatorWriter(simulatorStatePath, () => ({
       clientSecret,
