@@ -2,9 +2,16 @@
  * The embedded DynamoDB: dynalite speaks the real wire protocol (conditional writes, GSIs,
  * ConsumedCapacity), so the adapter that ships is the one under test. Persisted in a LevelDB
  * folder, so connections survive a restart.
+ *
+ * Two guards around LevelDB: its logs are checked before opening (leveldb-log.ts), and a write that
+ * fails (a full disk) fences further writes and answers DynamoDB's InternalServerError, where
+ * dynalite would throw it out of a callback and end the process.
  */
+import { cp } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -12,8 +19,86 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import type dynaliteType from 'dynalite';
 import { TABLE } from '../../shared/adapters/dynamodb/schema';
+import { checkLevelDbLogs } from './leveldb-log';
+
+/** What the runtime hears about the embedded store's state. */
+export interface EmbeddedDynamoDbOptions {
+  /** Called once, when a write first fails: from then on writes are refused until a restart. */
+  readonly onWriteFailure?: (message: string) => void;
+  /** Opens a store whose log is damaged after copying it aside; LevelDB drops the damaged records. */
+  readonly salvage?: boolean;
+}
+
+/** Thrown when the embedded store's files are damaged; the message names the file and what to do. */
+export class EmbeddedStoreDamagedError extends Error {
+  override readonly name = 'EmbeddedStoreDamagedError';
+}
+
+interface LevelWrites {
+  put(...args: unknown[]): Promise<unknown>;
+  del(...args: unknown[]): Promise<unknown>;
+  batch(...args: unknown[]): unknown;
+  readonly location: string;
+}
+type LevelClass = new (location: string, options?: unknown) => LevelWrites;
+
+/** Per LevelDB folder: the first write failure (then every write is refused) and who to tell. */
+const writeGuards = new Map<string, { failure?: string; onWriteFailure?: (message: string) => void }>();
+
+/** A DynamoDB InternalServerError as dynalite answers an error that carries `statusCode` and `body`. */
+function internalServerError(message: string): Error {
+  return Object.assign(new Error(message), {
+    statusCode: 500,
+    body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message },
+  });
+}
+
+/**
+ * dynalite, loaded after its LevelDB class is replaced by one that guards writes. After a failed
+ * write, LevelDB's log may end in a partial record; a later write appended behind it would be lost
+ * at the next start (the reader drops the rest of the block). So the first failure fences writes
+ * until a restart, which recovers the log up to the last complete record: every acknowledged write.
+ */
+const dynalite: typeof dynaliteType = (() => {
+  const require = createRequire(import.meta.url);
+  const level = createRequire(require.resolve('dynalite'))('level') as { Level: LevelClass };
+  const Base = level.Level;
+  class GuardedLevel extends Base {
+    private async guard<T>(write: () => Promise<T>): Promise<T> {
+      const guard = writeGuards.get(resolve(this.location));
+      if (guard?.failure !== undefined) throw internalServerError(guard.failure);
+      try {
+        return await write();
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const failure =
+          `the embedded DynamoDB in ${this.location} could not write (${code ?? 'error'}: ` +
+          `${(error as Error).message}); writes are refused until the broker restarts. Free disk ` +
+          'space, then restart it: everything acknowledged before is kept';
+        if (guard !== undefined && guard.failure === undefined) {
+          guard.failure = failure;
+          guard.onWriteFailure?.(failure);
+        }
+        throw internalServerError(failure);
+      }
+    }
+    override put(...args: unknown[]) {
+      return this.guard(() => super.put(...args));
+    }
+    override del(...args: unknown[]) {
+      return this.guard(() => super.del(...args));
+    }
+    override batch(...args: unknown[]) {
+      // Without arguments it is a chained batch, which dynalite does not use.
+      if (args.length === 0) return super.batch();
+      return this.guard(() => super.batch(...args) as Promise<unknown>);
+    }
+  }
+  level.Level = GuardedLevel;
+  return (require('dynalite') as { default?: typeof dynaliteType }).default ?? require('dynalite');
+})();
 
 export interface EmbeddedDynamoDb {
   readonly endpoint: string;
@@ -21,7 +106,17 @@ export interface EmbeddedDynamoDb {
 }
 
 /** Starts dynalite on 127.0.0.1; `path` persists it, undefined keeps it in memory. */
-export async function startEmbeddedDynamoDb(path: string | undefined, port = 0): Promise<EmbeddedDynamoDb> {
+export async function startEmbeddedDynamoDb(
+  path: string | undefined,
+  port = 0,
+  options: EmbeddedDynamoDbOptions = {},
+): Promise<EmbeddedDynamoDb> {
+  if (path !== undefined) {
+    await refuseDamagedLogs(path, options.salvage === true);
+    writeGuards.set(resolve(path), {
+      ...(options.onWriteFailure === undefined ? {} : { onWriteFailure: options.onWriteFailure }),
+    });
+  }
   const server: Server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -33,6 +128,33 @@ export async function startEmbeddedDynamoDb(path: string | undefined, port = 0):
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * Opening a damaged log would drop records silently (leveldb-log.ts), so the start stops here; with
+ * `salvage` the folder is first copied aside, then opened, and LevelDB drops what it cannot read.
+ */
+async function refuseDamagedLogs(path: string, salvage: boolean): Promise<void> {
+  const damage = await checkLevelDbLogs(path);
+  if (damage === undefined) return;
+  const what = `${damage.file} is damaged (${damage.problem} at byte ${damage.offset})`;
+  if (!salvage) {
+    throw new EmbeddedStoreDamagedError(
+      `the embedded DynamoDB cannot be opened without losing data: ${what}. Opening it would silently ` +
+        `drop the records from there to the end of their 32 KiB block (connections, sessions). Nothing ` +
+        `has been changed. Restore ${path} from a backup; or, to keep what can be read, start once with ` +
+        `${SALVAGE_ENV}=1 (the folder is copied aside first) and connect the lost stores again`,
+    );
+  }
+  const copy = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await cp(path, copy, { recursive: true, errorOnExist: true, force: false });
+  process.stderr.write(
+    `${what}. ${SALVAGE_ENV} is set: the folder was copied to ${copy}, and the records LevelDB cannot ` +
+      'read are dropped now. Connections among them must be made again.\n',
+  );
+}
+
+/** The variable that opens a damaged embedded store anyway (documented in the README). */
+export const SALVAGE_ENV = 'BROKER_SALVAGE_DAMAGED_STORE';
 
 /** Local credentials for a DynamoDB-compatible endpoint that does not check them. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;

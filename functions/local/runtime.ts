@@ -29,7 +29,7 @@ import { createPublicHandler } from '../handlers/public';
 import { createSweepHandler } from '../handlers/sweep';
 import { createTokensHandler } from '../handlers/tokens';
 import { createServices, type Services } from '../services';
-import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from './dynamodb';
+import { ensureTable, LOCAL_CREDENTIALS, SALVAGE_ENV, startEmbeddedDynamoDb } from './dynamodb';
 import { invocationScope } from './invocations';
 import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext, localHostNames } from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
@@ -164,7 +164,22 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     ],
   });
   server = front;
-  const port = await listen(front, initial.port, host);
+  const powertools = createPowertoolsLogger();
+  // Before listening too: a damaged store stops the start with nothing left open.
+  let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>> | undefined;
+  if (initial.dynamodbEndpoint === undefined) {
+    embedded = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'), 0, {
+      salvage: env[SALVAGE_ENV]?.trim() === '1',
+      onWriteFailure: (message) => powertools.error('embedded DynamoDB write failed', { message }),
+    });
+  }
+  let port: number;
+  try {
+    port = await listen(front, initial.port, host);
+  } catch (error) {
+    await embedded?.close();
+    throw error;
+  }
   const publicUrl = env[ENV.publicUrl]?.trim() ? initial.publicUrl : `http://localhost:${port}`;
   for (const name of localHostNames(publicUrl, port, host)) allowedHosts.add(name);
 
@@ -202,9 +217,6 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   }
   const config = loadConfig({ ...env, ...overrides });
 
-  let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>> | undefined;
-  if (config.dynamodbEndpoint === undefined)
-    embedded = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'));
   const dynamodbEndpoint = config.dynamodbEndpoint ?? embedded!.endpoint;
   const dynamodb = new DynamoDBClient({
     endpoint: dynamodbEndpoint,
@@ -216,7 +228,6 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     marshallOptions: { removeUndefinedValues: true },
   });
 
-  const powertools = createPowertoolsLogger();
   const domainLogger = options.logger ?? portLogger(powertools);
   const services = createServices({
     config,

@@ -3,13 +3,15 @@
  * message naming the file and what to do, never quoting it, and never replaced behind the
  * operator's back.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedStoreDamagedError } from '../../../functions/local/dynamodb';
 import { startLocalBroker } from '../../../functions/local/runtime';
 import { KeyringFileError } from '../../../shared/adapters/crypto/local-keyring';
 import { ConfigError } from '../../../shared/config';
+import { connect, startTestBroker } from '../../helpers/broker';
 
 const dirs: string[] = [];
 async function dataDir(): Promise<string> {
@@ -111,5 +113,75 @@ describe('a damaged api-key file', () => {
     const fromEnv = await start(dir, { BROKER_API_KEY: 'an-explicit-key-0123456789' });
     expect(fromEnv.apiKeySource).toBe('environment');
     await fromEnv.close();
+  });
+});
+
+describe('a damaged embedded store', () => {
+  const STORES = 24;
+
+  /** A data folder with STORES connected stores; resolves the LevelDB log that holds them. */
+  async function connectedFolder(): Promise<{ dir: string; log: string }> {
+    const dir = await dataDir();
+    const t = await startTestBroker({}, { dataDir: dir });
+    for (let i = 0; i < STORES; i++) await connect(t, `damaged-${i}`);
+    await t.close({ keepData: true });
+    const names = (await readdir(join(dir, 'dynamodb'))).filter((name) => name.endsWith('.log'));
+    const sizes = await Promise.all(
+      names.map(async (name) => (await stat(join(dir, 'dynamodb', name))).size),
+    );
+    const log = join(dir, 'dynamodb', names[sizes.indexOf(Math.max(...sizes))] ?? '');
+    return { dir, log };
+  }
+
+  async function flipByte(file: string): Promise<Buffer> {
+    const bytes = await readFile(file);
+    // Inside the first of the log's 32 KiB blocks: LevelDB would drop the rest of that block.
+    const at = Math.min(Math.floor(bytes.length / 3), 20_000);
+    bytes[at] = (bytes[at] as number) ^ 0x5a;
+    await writeFile(file, bytes);
+    return bytes;
+  }
+
+  it('refuses to start on flipped bytes in the LevelDB log instead of dropping connections', async () => {
+    const { dir, log } = await connectedFolder();
+    expect((await stat(log)).size).toBeGreaterThan(32_768);
+    const damaged = await flipByte(log);
+
+    const error = await start(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EmbeddedStoreDamagedError);
+    const message = (error as Error).message;
+    expect(message).toContain(`${log} is damaged (checksum mismatch at byte`);
+    expect(message).toContain(`Restore ${join(dir, 'dynamodb')} from a backup`);
+    expect(message).toContain('BROKER_SALVAGE_DAMAGED_STORE=1');
+    // Nothing was opened or changed: the damaged log is still there, byte for byte.
+    expect((await readFile(log)).equals(damaged)).toBe(true);
+  });
+
+  it('opens a damaged store only when told to, after copying it aside', async () => {
+    const { dir, log } = await connectedFolder();
+    const damaged = await flipByte(log);
+    const t = await startTestBroker({ BROKER_SALVAGE_DAMAGED_STORE: '1' }, { dataDir: dir });
+    try {
+      const copies = (await readdir(dir)).filter((name) => name.startsWith('dynamodb.damaged-'));
+      expect(copies).toHaveLength(1);
+      const copied = join(dir, copies[0] ?? '', log.slice(join(dir, 'dynamodb').length + 1));
+      expect((await readFile(copied)).equals(damaged)).toBe(true);
+      // What the copy is for: LevelDB dropped the stores recorded after the damage in its block.
+      const { body } = await t.json<{ connections: unknown[] }>('/connections?limit=100');
+      expect(body.connections.length).toBeLessThan(STORES);
+    } finally {
+      await t.close({ keepData: true });
+    }
+  });
+
+  it('starts on an undamaged store and keeps every connection', async () => {
+    const { dir } = await connectedFolder();
+    const t = await startTestBroker({}, { dataDir: dir });
+    try {
+      const { body } = await t.json<{ connections: unknown[] }>('/connections?limit=100');
+      expect(body.connections).toHaveLength(STORES);
+    } finally {
+      await t.close({ keepData: true });
+    }
   });
 });
