@@ -31,8 +31,13 @@ export interface EmbeddedDynamoDbOptions {
   readonly salvage?: boolean;
 }
 
-/** Thrown when the embedded store's files are damaged; the message names the file and what to do. */
-export class EmbeddedStoreDamagedError extends Error {
+/** The embedded store cannot be opened; the message names the folder or file and what to do. */
+export class EmbeddedStoreError extends Error {
+  override readonly name: string = 'EmbeddedStoreError';
+}
+
+/** Thrown when the embedded store's files are damaged. */
+export class EmbeddedStoreDamagedError extends EmbeddedStoreError {
   override readonly name = 'EmbeddedStoreDamagedError';
 }
 
@@ -40,9 +45,13 @@ interface LevelWrites {
   put(...args: unknown[]): Promise<unknown>;
   del(...args: unknown[]): Promise<unknown>;
   batch(...args: unknown[]): unknown;
+  open(): Promise<void>;
   readonly location: string;
 }
 type LevelClass = new (location: string, options?: unknown) => LevelWrites;
+
+/** The LevelDB dynalite opened on each folder, so that a start can wait for it to open. */
+const levels = new Map<string, LevelWrites>();
 
 /** Per LevelDB folder: the first write failure (then every write is refused) and who to tell. */
 const writeGuards = new Map<string, { failure?: string; onWriteFailure?: (message: string) => void }>();
@@ -66,6 +75,10 @@ const dynalite: typeof dynaliteType = (() => {
   const level = createRequire(require.resolve('dynalite'))('level') as { Level: LevelClass };
   const Base = level.Level;
   class GuardedLevel extends Base {
+    constructor(location: string, options?: unknown) {
+      super(location, options);
+      levels.set(resolve(location), this);
+    }
     private async guard<T>(write: () => Promise<T>): Promise<T> {
       const guard = writeGuards.get(resolve(this.location));
       if (guard?.failure !== undefined) throw internalServerError(guard.failure);
@@ -118,6 +131,7 @@ export async function startEmbeddedDynamoDb(
     });
   }
   const server: Server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  if (path !== undefined) await opened(path);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -151,6 +165,30 @@ async function refuseDamagedLogs(path: string, salvage: boolean): Promise<void> 
     `${what}. ${SALVAGE_ENV} is set: the folder was copied to ${copy}, and the records LevelDB cannot ` +
       'read are dropped now. Connections among them must be made again.\n',
   );
+}
+
+/**
+ * Waits for dynalite's LevelDB to open. dynalite opens it lazily and throws the failure out of its
+ * first request (ending the process); here it becomes a message at start.
+ */
+async function opened(path: string): Promise<void> {
+  try {
+    await levels.get(resolve(path))?.open();
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code === 'LEVEL_LOCKED') {
+      throw new EmbeddedStoreError(
+        `the embedded DynamoDB in ${path} is in use by another broker process (LevelDB allows one). ` +
+          'Stop that one, or give this one its own BROKER_DATA_DIR; brokers that share data run on one ' +
+          'DynamoDB: start it with DYNAMODB_ENDPOINT set in each (the README shows how)',
+      );
+    }
+    throw new EmbeddedStoreError(
+      `the embedded DynamoDB in ${path} cannot be opened (${cause?.code ?? (error as Error).message}` +
+        `${cause?.message === undefined ? '' : `: ${cause.message}`}). Nothing has been changed; restore ` +
+        'the folder from a backup',
+    );
+  }
 }
 
 /** The variable that opens a damaged embedded store anyway (documented in the README). */

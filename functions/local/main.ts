@@ -4,7 +4,7 @@
  */
 import { KeyringFileError } from '../../shared/adapters/crypto/local-keyring';
 import { ConfigError, ENV } from '../../shared/config';
-import { EmbeddedStoreDamagedError } from './dynamodb';
+import { EmbeddedStoreError } from './dynamodb';
 import { type LocalBroker, startLocalBroker } from './runtime';
 
 function banner(broker: LocalBroker, connectUrl: string | undefined): string {
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     // Damaged local data: the message says which file and what to do; a stack would add nothing.
-    if (error instanceof KeyringFileError || error instanceof EmbeddedStoreDamagedError) {
+    if (error instanceof KeyringFileError || error instanceof EmbeddedStoreError) {
       process.stderr.write(`The broker could not start: ${error.message}\n`);
       process.exit(1);
     }

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedStoreDamagedError } from '../../../functions/local/dynamodb';
+import { EmbeddedStoreDamagedError, EmbeddedStoreError } from '../../../functions/local/dynamodb';
 import { startLocalBroker } from '../../../functions/local/runtime';
 import { KeyringFileError } from '../../../shared/adapters/crypto/local-keyring';
 import { ConfigError } from '../../../shared/config';
@@ -182,6 +182,25 @@ describe('a damaged embedded store', () => {
       expect(body.connections).toHaveLength(STORES);
     } finally {
       await t.close({ keepData: true });
+    }
+  });
+});
+
+describe('two brokers on one data folder with the embedded store', () => {
+  it('refuses the second with a message saying how to share, instead of crashing on its first request', async () => {
+    const dir = await dataDir();
+    const first = await start(dir);
+    try {
+      const error = await start(dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EmbeddedStoreError);
+      expect((error as Error).message).toContain(
+        `${join(dir, 'dynamodb')} is in use by another broker process`,
+      );
+      expect((error as Error).message).toContain('DYNAMODB_ENDPOINT');
+      // The first goes on serving.
+      expect((await fetch(`${first.url}/health`)).status).toBe(200);
+    } finally {
+      await first.close();
     }
   });
 });
