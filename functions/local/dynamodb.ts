@@ -3,11 +3,12 @@
  * ConsumedCapacity), so the adapter that ships is the one under test. Persisted in a LevelDB
  * folder, so connections survive a restart.
  *
- * Two guards around LevelDB: its logs are checked before opening (leveldb-log.ts), and a write that
- * fails (a full disk) fences further writes and answers DynamoDB's InternalServerError, where
- * dynalite would throw it out of a callback and end the process.
+ * Guards around LevelDB: its logs are checked before opening (leveldb-log.ts); writes are refused
+ * while the disk is nearly full, so that LevelDB never meets a full disk; and a write that fails
+ * anyway fences further writes. Both answer DynamoDB's InternalServerError, where dynalite would
+ * throw the failure out of a callback and end the process.
  */
-import { cp } from 'node:fs/promises';
+import { cp, statfs } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -25,11 +26,18 @@ import { checkLevelDbLogs } from './leveldb-log';
 
 /** What the runtime hears about the embedded store's state. */
 export interface EmbeddedDynamoDbOptions {
-  /** Called once, when a write first fails: from then on writes are refused until a restart. */
-  readonly onWriteFailure?: (message: string) => void;
+  /** Changes of the store's writability: low on space, space back, a failed write. */
+  readonly log?: (level: 'error' | 'warn' | 'info', message: string) => void;
   /** Opens a store whose log is damaged after copying it aside; LevelDB drops the damaged records. */
   readonly salvage?: boolean;
+  /**
+   * Writes are refused while less than this is free on the folder's file system, so that LevelDB
+   * itself never meets a full disk. Default: 5 % of the file system, at most 64 MiB.
+   */
+  readonly reserveBytes?: number;
 }
+
+const MAX_RESERVE_BYTES = 64 * 1024 * 1024;
 
 /** The embedded store cannot be opened; the message names the folder or file and what to do. */
 export class EmbeddedStoreError extends Error {
@@ -53,8 +61,34 @@ type LevelClass = new (location: string, options?: unknown) => LevelWrites;
 /** The LevelDB dynalite opened on each folder, so that a start can wait for it to open. */
 const levels = new Map<string, LevelWrites>();
 
-/** Per LevelDB folder: the first write failure (then every write is refused) and who to tell. */
-const writeGuards = new Map<string, { failure?: string; onWriteFailure?: (message: string) => void }>();
+/** Per LevelDB folder: its reserve, whether it is short of it, and the first failed write. */
+interface WriteGuard {
+  readonly reserveBytes: number | undefined;
+  readonly log: NonNullable<EmbeddedDynamoDbOptions['log']>;
+  low: boolean;
+  failure?: string;
+}
+const writeGuards = new Map<string, WriteGuard>();
+
+/** Undefined when there is room for a write, else why not (said once when it starts). */
+async function spaceProblem(location: string, guard: WriteGuard): Promise<string | undefined> {
+  const { bavail, blocks, bsize } = await statfs(location);
+  const reserve = guard.reserveBytes ?? Math.min(MAX_RESERVE_BYTES, Math.floor(blocks * bsize * 0.05));
+  const low = bavail * bsize < reserve;
+  if (low !== guard.low) {
+    guard.low = low;
+    if (low)
+      guard.log(
+        'error',
+        `the embedded DynamoDB in ${location} is low on disk space (less than ${reserve} bytes free): ` +
+          'writes are refused until space is freed; reads go on',
+      );
+    else guard.log('info', `the embedded DynamoDB in ${location} has disk space again: writes resume`);
+  }
+  return low
+    ? `the embedded DynamoDB in ${location} is low on disk space; writes resume when space is freed`
+    : undefined;
+}
 
 /** A DynamoDB InternalServerError as dynalite answers an error that carries `statusCode` and `body`. */
 function internalServerError(message: string): Error {
@@ -81,7 +115,14 @@ const dynalite: typeof dynaliteType = (() => {
     }
     private async guard<T>(write: () => Promise<T>): Promise<T> {
       const guard = writeGuards.get(resolve(this.location));
-      if (guard?.failure !== undefined) throw internalServerError(guard.failure);
+      if (guard === undefined) return write();
+      if (guard.failure !== undefined) throw internalServerError(guard.failure);
+      // Any error thrown here must carry dynalite's shape, or dynalite rethrows it and the process ends.
+      const short = await spaceProblem(this.location, guard).catch(
+        (error: unknown) =>
+          `the embedded DynamoDB cannot check the free space in ${this.location} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+      if (short !== undefined) throw internalServerError(short);
       try {
         return await write();
       } catch (error) {
@@ -90,9 +131,9 @@ const dynalite: typeof dynaliteType = (() => {
           `the embedded DynamoDB in ${this.location} could not write (${code ?? 'error'}: ` +
           `${(error as Error).message}); writes are refused until the broker restarts. Free disk ` +
           'space, then restart it: everything acknowledged before is kept';
-        if (guard !== undefined && guard.failure === undefined) {
+        if (guard.failure === undefined) {
           guard.failure = failure;
-          guard.onWriteFailure?.(failure);
+          guard.log('error', failure);
         }
         throw internalServerError(failure);
       }
@@ -127,7 +168,9 @@ export async function startEmbeddedDynamoDb(
   if (path !== undefined) {
     await refuseDamagedLogs(path, options.salvage === true);
     writeGuards.set(resolve(path), {
-      ...(options.onWriteFailure === undefined ? {} : { onWriteFailure: options.onWriteFailure }),
+      reserveBytes: options.reserveBytes,
+      log: options.log ?? (() => undefined),
+      low: false,
     });
   }
   const server: Server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });

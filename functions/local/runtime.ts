@@ -170,7 +170,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   if (initial.dynamodbEndpoint === undefined) {
     embedded = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'), 0, {
       salvage: env[SALVAGE_ENV]?.trim() === '1',
-      onWriteFailure: (message) => powertools.error('embedded DynamoDB write failed', { message }),
+      log: (level, message) => powertools[level](message),
     });
   }
   let port: number;

@@ -1,7 +1,8 @@
 /**
  * A full disk under the local runtime: its data folder on a small tmpfs, filled to the last byte
  * while the broker runs. The process must stay up, answer clean 5xx to what it cannot write, go on
- * serving what it has, and lose nothing it acknowledged (checked after a restart with space freed).
+ * serving what it has, and lose nothing it acknowledged (checked after a restart with space freed);
+ * and the same when LevelDB itself meets the full disk (no reserve).
  *
  * Mounting needs root (CAP_SYS_ADMIN), which CI has. Elsewhere the test is skipped, saying so;
  * in CI (CI=true) a failed mount fails it instead.
@@ -11,7 +12,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
 import { LightspeedSimulator } from '../../functions/local/simulator';
 import {
   type BrokerProcess,
@@ -122,14 +125,15 @@ describe.runIf('dir' in mounted || required)('a full disk under the local runtim
     }
   });
 
-  it('stays up, answers clean 5xx to what it cannot write, and loses nothing it acknowledged', async () => {
+  it('stays up, answers clean 5xx to what it cannot write, resumes when space is back, and loses nothing it acknowledged', async () => {
     const running = broker!;
     const filler = join(mountDir, 'filler');
     expect(fill(filler)).toBeGreaterThan(0);
 
-    // Writes of every kind, until the embedded DynamoDB itself has met the full disk.
+    // Writes of every kind: connect sessions (DynamoDB only), personal tokens (the secrets file
+    // first), forced refreshes (the lease write first).
     const statuses: number[] = [];
-    for (let i = 0; i < 40 && !running.output().includes('embedded DynamoDB write failed'); i++) {
+    for (let i = 0; i < 5; i++) {
       const session = await fetch(`${running.url}/connect-sessions`, {
         method: 'POST',
         headers: auth,
@@ -156,9 +160,11 @@ describe.runIf('dir' in mounted || required)('a full disk under the local runtim
       statuses.push(refresh.status);
       await refresh.text();
     }
-    expect(running.output()).toContain('embedded DynamoDB write failed');
+    expect(running.output()).toContain('is low on disk space');
     expect(statuses.some((status) => status >= 500)).toBe(true);
     expect(statuses.every((status) => status < 300 || (status >= 500 && status < 600))).toBe(true);
+    // The refused refreshes never reached the provider: no rotation was lost to the full disk.
+    expect(simulator.stats().revokedRefreshTokenUses).toBe(0);
 
     // Still up, still serving what it has.
     expect(running.child.exitCode).toBeNull();
@@ -166,10 +172,21 @@ describe.runIf('dir' in mounted || required)('a full disk under the local runtim
     for (const account of ACCOUNTS) {
       const fetched = await fetch(`${running.url}/tokens/lightspeed-x/${account}`, { headers: auth });
       expect(fetched.status, account).toBe(200);
+      await fetched.text();
     }
 
-    // Space back, a restart: everything acknowledged is there, and writes work again.
+    // Space back: writes resume in the same process.
     await rm(filler);
+    const resumed = await fetch(`${running.url}/personal-tokens/xentral/after-full`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ token: 'pat_after_full_0123456789', name: 'after' }),
+    });
+    expect(resumed.status).toBeLessThan(300);
+    acknowledged.set('after-full', 'pat_after_full_0123456789');
+    expect(running.output()).toContain('has disk space again: writes resume');
+
+    // A restart: everything acknowledged is there.
     expect(await running.stop('SIGINT')).toBe(0);
     broker = await spawnBroker(env);
     for (const account of ACCOUNTS) {
@@ -185,11 +202,66 @@ describe.runIf('dir' in mounted || required)('a full disk under the local runtim
       const response = await fetch(`${broker.url}/tokens/xentral/${account}`, { headers: auth });
       expect(((await response.json()) as { access_token?: string }).access_token, account).toBe(token);
     }
-    const after = await fetch(`${broker.url}/personal-tokens/xentral/after-full`, {
-      method: 'PUT',
-      headers: auth,
-      body: JSON.stringify({ token: 'pat_after_full_0123456789', name: 'after' }),
-    });
-    expect(after.status).toBeLessThan(300);
+    await broker.stop();
+    broker = undefined;
   }, 90_000);
+
+  it('survives LevelDB itself meeting the full disk: writes fenced, reads go on, every acknowledged write kept', async () => {
+    // No reserve: the write reaches LevelDB, whose log append fails with ENOSPC.
+    const path = join(mountDir, 'bare');
+    const logged: string[] = [];
+    const options = { reserveBytes: 0, log: (_: string, message: string) => logged.push(message) };
+    let dynamodb = await startEmbeddedDynamoDb(path, 0, options);
+    const client = () =>
+      new DynamoDBClient({ endpoint: dynamodb.endpoint, region: 'local', credentials: LOCAL_CREDENTIALS });
+    let db = client();
+    await ensureTable(db, 'bare');
+    const put = (i: number) =>
+      db.send(
+        new PutItemCommand({
+          TableName: 'bare',
+          Item: { pk: { S: `item-${i}` }, sk: { S: 'x' }, value: { S: 'v'.repeat(20_000) } },
+        }),
+      );
+    const stored: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await put(i);
+      stored.push(i);
+    }
+    const filler = join(mountDir, 'filler-bare');
+    fill(filler);
+    let refusal: unknown;
+    for (let i = 5; i < 200 && refusal === undefined; i++) {
+      await put(i).then(
+        () => stored.push(i),
+        (error: unknown) => {
+          refusal = error;
+        },
+      );
+    }
+    expect((refusal as Error).name).toBe('InternalServerError');
+    expect(logged.join('\n')).toMatch(/could not write \(LEVEL_IO_ERROR: .*No space left on device\)/);
+    // Fenced: the next write is refused without touching LevelDB, even with space back.
+    await rm(filler);
+    await expect(put(1_000)).rejects.toMatchObject({ name: 'InternalServerError' });
+    const read = await db.send(
+      new GetItemCommand({ TableName: 'bare', Key: { pk: { S: 'item-0' }, sk: { S: 'x' } } }),
+    );
+    expect(read.Item?.pk?.S).toBe('item-0');
+    db.destroy();
+    await dynamodb.close();
+
+    // A restart recovers the log up to the last complete record: every acknowledged write.
+    dynamodb = await startEmbeddedDynamoDb(path, 0, options);
+    db = client();
+    for (const i of stored) {
+      const item = await db.send(
+        new GetItemCommand({ TableName: 'bare', Key: { pk: { S: `item-${i}` }, sk: { S: 'x' } } }),
+      );
+      expect(item.Item?.pk?.S, `item-${i}`).toBe(`item-${i}`);
+    }
+    await put(2_000);
+    db.destroy();
+    await dynamodb.close();
+  }, 60_000);
 });
