@@ -50,6 +50,7 @@ export class EmbeddedStoreDamagedError extends EmbeddedStoreError {
 }
 
 interface LevelWrites {
+  get(...args: unknown[]): Promise<unknown>;
   put(...args: unknown[]): Promise<unknown>;
   del(...args: unknown[]): Promise<unknown>;
   batch(...args: unknown[]): unknown;
@@ -136,6 +137,16 @@ const dynalite: typeof dynaliteType = (() => {
           guard.log('error', failure);
         }
         throw internalServerError(failure);
+      }
+    }
+    /** A read that fails (a damaged table file) is a 500 for that request, not the end of the process. */
+    override async get(...args: unknown[]) {
+      try {
+        return await super.get(...args);
+      } catch (error) {
+        throw internalServerError(
+          `the embedded DynamoDB in ${this.location} could not read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
       }
     }
     override put(...args: unknown[]) {
@@ -244,7 +255,7 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
+    return await tableActive(client, tableName);
   } catch (error) {
     if (
       !(error instanceof ResourceNotFoundException) &&
@@ -293,5 +304,19 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     // Another process sharing the endpoint created it first.
     if (!(error instanceof ResourceInUseException) && (error as Error).name !== 'ResourceInUseException')
       throw error;
+  }
+  await tableActive(client, tableName);
+}
+
+/**
+ * Waits until the table is ACTIVE: dynalite answers CreateTable with CREATING and flips the status
+ * a moment later, and a write before that is refused (the SDK's waiter polls every 20 s at least).
+ */
+async function tableActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (attempt >= 500) throw new Error(`the table ${tableName} is still ${Table?.TableStatus} after 5 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
