@@ -107,7 +107,13 @@ function internalServerError(message: string): Error {
  */
 const dynalite: typeof dynaliteType = (() => {
   const require = createRequire(import.meta.url);
-  const level = createRequire(require.resolve('dynalite'))('level') as { Level: LevelClass };
+  const fromDynalite = createRequire(require.resolve('dynalite'));
+  // dynalite takes the class when its db module loads: loaded before this, it would be unguarded.
+  if (require.cache[fromDynalite.resolve('./db')] !== undefined)
+    throw new Error(
+      'dynalite was loaded before functions/local/dynamodb.ts: import dynalite only through it',
+    );
+  const level = fromDynalite('level') as { Level: LevelClass };
   const Base = level.Level;
   class GuardedLevel extends Base {
     constructor(location: string, options?: unknown) {
