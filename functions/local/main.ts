@@ -2,7 +2,9 @@
  * `npm start`: the whole broker on this machine. Prints where it is, the API key, a ready connect
  * link and the exact commands to fetch the token afterwards; Ctrl-C stops it cleanly.
  */
+import { KeyringFileError } from '../../shared/adapters/crypto/local-keyring';
 import { ConfigError, ENV } from '../../shared/config';
+import { EmbeddedStoreError } from './dynamodb';
 import { type LocalBroker, startLocalBroker } from './runtime';
 
 function banner(broker: LocalBroker, connectUrl: string | undefined): string {
@@ -58,6 +60,11 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) {
       process.stderr.write(`Configuration error: ${error.message}\n`);
       process.exit(2);
+    }
+    // Damaged local data: the message says which file and what to do; a stack would add nothing.
+    if (error instanceof KeyringFileError || error instanceof EmbeddedStoreError) {
+      process.stderr.write(`The broker could not start: ${error.message}\n`);
+      process.exit(1);
     }
     throw error;
   }

@@ -6,7 +6,7 @@
 // First: it must be in place before any AWS SDK request (see the module).
 import './invocations';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -29,9 +29,9 @@ import { createPublicHandler } from '../handlers/public';
 import { createSweepHandler } from '../handlers/sweep';
 import { createTokensHandler } from '../handlers/tokens';
 import { createServices, type Services } from '../services';
-import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from './dynamodb';
+import { ensureTable, LOCAL_CREDENTIALS, SALVAGE_ENV, startEmbeddedDynamoDb } from './dynamodb';
 import { invocationScope } from './invocations';
-import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext } from './server';
+import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext, localHostNames } from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
 import { demoSimulatorWriter, loadDemoSimulator } from './simulator-state';
 
@@ -70,21 +70,46 @@ export interface LocalBrokerOptions {
   readonly events?: EventSink;
 }
 
+const MIN_API_KEY_LENGTH = 16;
+
 async function loadApiKey(env: Readonly<Record<string, string | undefined>>, dataDir: string) {
   const fromEnv = env[ENV.apiKey]?.trim();
   if (fromEnv) {
-    if (fromEnv.length < 16) throw new ConfigError(`${ENV.apiKey} must be at least 16 characters`);
+    if (fromEnv.length < MIN_API_KEY_LENGTH)
+      throw new ConfigError(`${ENV.apiKey} must be at least ${MIN_API_KEY_LENGTH} characters`);
     return { apiKey: fromEnv, source: 'environment' as const };
   }
   const path = join(dataDir, 'api-key');
+  let stored: string | undefined;
   try {
-    const stored = (await readFile(path, 'utf8')).trim();
-    if (stored.length >= 16) return { apiKey: stored, source: 'file' as const };
+    stored = (await readFile(path, 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (stored !== undefined) {
+    // A damaged file is not replaced: the backends hold the old key, and a new one would lock them
+    // out without a word. The message never quotes the file (it may be most of the key).
+    if (stored.length < MIN_API_KEY_LENGTH || /\s/.test(stored)) {
+      throw new ConfigError(
+        `${path} is ${stored === '' ? 'empty' : 'damaged (truncated or not one key)'}: restore it, or set ` +
+          `${ENV.apiKey}, or delete the file to generate a new key (backends must then use the new one)`,
+      );
+    }
+    return { apiKey: stored, source: 'file' as const };
+  }
   const apiKey = `tbk_${randomBytes(24).toString('base64url')}`;
-  await writeFile(path, `${apiKey}\n`, { mode: 0o600 });
+  // Create-if-absent by hard link of a complete file: processes starting together on one folder
+  // agree on one key, and none ever reads a half-written one.
+  const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(temporary, `${apiKey}\n`, { mode: 0o600 });
+  try {
+    await link(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadApiKey(env, dataDir);
+    throw error;
+  } finally {
+    await unlink(temporary);
+  }
   return { apiKey, source: 'generated' as const };
 }
 
@@ -108,6 +133,9 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const dataDir = resolve(initial.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { apiKey, source: apiKeySource } = await loadApiKey(env, dataDir);
+  // Stored tokens are sealed under data keys wrapped by this keyring (KMS on AWS). Opened before
+  // listening, so that a damaged file stops the start with nothing left open.
+  const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
   const demo = initial.lightspeed.clientId === undefined;
@@ -119,8 +147,10 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
   let groups: Record<'public' | 'tokens' | 'admin', GroupHandler> = {} as never;
   let server: Server | undefined;
+  const allowedHosts = new Set<string>();
   const front = createLocalServer({
     apiKey,
+    allowedHosts,
     handlers: {
       public: (event, context) => groups.public(event, context),
       tokens: (event, context) => groups.tokens(event, context),
@@ -136,8 +166,24 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     ],
   });
   server = front;
-  const port = await listen(front, initial.port, host);
+  const powertools = createPowertoolsLogger();
+  // Before listening too: a damaged store stops the start with nothing left open.
+  let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>> | undefined;
+  if (initial.dynamodbEndpoint === undefined) {
+    embedded = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'), 0, {
+      salvage: env[SALVAGE_ENV]?.trim() === '1',
+      log: (level, message) => powertools[level](message),
+    });
+  }
+  let port: number;
+  try {
+    port = await listen(front, initial.port, host);
+  } catch (error) {
+    await embedded?.close();
+    throw error;
+  }
   const publicUrl = env[ENV.publicUrl]?.trim() ? initial.publicUrl : `http://localhost:${port}`;
+  for (const name of localHostNames(publicUrl, port, host)) allowedHosts.add(name);
 
   let simulator: LightspeedSimulator | undefined;
   let xentralSimulator: XentralSimulator | undefined;
@@ -152,6 +198,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
       accessTokenTtlSeconds: Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 86_400) || 86_400,
       restore: savedSimulator.tokens,
       onTokensChanged: () => simulatorWriter?.changed(),
+      controlKey: apiKey,
     });
     simulatorWriter = demoSimulatorWriter(simulatorStatePath, () => ({
       clientSecret,
@@ -172,9 +219,6 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   }
   const config = loadConfig({ ...env, ...overrides });
 
-  let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>> | undefined;
-  if (config.dynamodbEndpoint === undefined)
-    embedded = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'));
   const dynamodbEndpoint = config.dynamodbEndpoint ?? embedded!.endpoint;
   const dynamodb = new DynamoDBClient({
     endpoint: dynamodbEndpoint,
@@ -186,9 +230,6 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     marshallOptions: { removeUndefinedValues: true },
   });
 
-  // Stored tokens are sealed under data keys wrapped by this keyring (KMS on AWS).
-  const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
-  const powertools = createPowertoolsLogger();
   const domainLogger = options.logger ?? portLogger(powertools);
   const services = createServices({
     config,

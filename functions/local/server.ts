@@ -21,6 +21,34 @@ export interface LocalServerOptions {
   readonly extensions?: readonly ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>)[];
   /** Largest request body read; API Gateway's own limit is far higher, the broker needs little. */
   readonly maxBodyBytes?: number;
+  /**
+   * The `Host` values (`name:port`, lower case) the server answers; any other is refused before
+   * anything else runs, against DNS rebinding. Filled once the port is known.
+   */
+  readonly allowedHosts: ReadonlySet<string>;
+}
+
+/** The `Host` values a local broker on `port` answers: the public URL's, then loopback names. */
+export function localHostNames(publicUrl: string, port: number, listenHost?: string): Set<string> {
+  const names = [new URL(publicUrl).host, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`];
+  // A concrete listening address (not a wildcard) is a name a client may use as well.
+  if (listenHost !== undefined && !['0.0.0.0', '::', '[::]'].includes(listenHost)) {
+    const host = normalHost(
+      `${listenHost.includes(':') && !listenHost.startsWith('[') ? `[${listenHost}]` : listenHost}:${port}`,
+    );
+    if (host !== undefined) names.push(host);
+  }
+  return new Set(names.map((name) => name.toLowerCase()));
+}
+
+/** `Host` as a URL authority would spell it (lower case, default port dropped), or undefined. */
+function normalHost(host: string | undefined): string | undefined {
+  if (host === undefined || host === '' || /[\s/?#@\\]/.test(host)) return undefined;
+  try {
+    return new URL(`http://${host}`).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A short, stable id of the API key for logs and audit: never the key itself. */
@@ -186,6 +214,17 @@ export function createLocalServer(options: LocalServerOptions): Server {
   const caller = apiKeyId(options.apiKey);
   return createServer(async (req, res) => {
     try {
+      // A page on another site that rebinds its name to 127.0.0.1 sends its own name as Host: it
+      // must reach nothing here, the simulator and local routes included.
+      const host = normalHost(req.headers.host);
+      if (host === undefined || !options.allowedHosts.has(host)) {
+        return sendJson(res, 400, {
+          error: 'invalid_request',
+          message:
+            'the Host header is not a name this broker answers to: use the host of BROKER_PUBLIC_URL, ' +
+            'or localhost, 127.0.0.1 or [::1] with the port',
+        });
+      }
       for (const extension of options.extensions ?? []) if (await extension(req, res)) return;
       const url = requestUrl(req.url, req.headers.host);
       if (url === undefined) {

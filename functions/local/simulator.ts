@@ -49,6 +49,11 @@ export interface SimulatorOptions {
   restore?: LightspeedSimulatorState;
   /** Called after every change of the issued tokens (the demo persists `snapshot()` then). */
   onTokensChanged?: () => void;
+  /**
+   * The bearer key the control endpoints (`_control/…`) require, from loopback peers only; without
+   * one they do not exist. The demo passes the broker's API key: a cross-site form cannot send it.
+   */
+  controlKey?: string;
 }
 
 /**
@@ -1131,11 +1136,22 @@ ${alert}
   }
 
   private async control(req: IncomingMessage, res: ServerResponse, action: string): Promise<void> {
+    const key = this.options.controlKey;
+    if (key === undefined) return sendNotFound(res);
     if (!isLoopback(req.socket.remoteAddress)) {
       return sendJson(res, 403, {
         error: 'forbidden',
         message: 'control endpoints answer loopback peers only',
       });
+    }
+    const presented = bearerToken(req);
+    if (presented === undefined || !safeEqual(presented, key)) {
+      return sendJson(
+        res,
+        401,
+        { error: 'unauthorized', message: 'control endpoints need Authorization: Bearer <the API key>' },
+        { 'www-authenticate': 'Bearer' },
+      );
     }
     const body = await readBody(req);
     if (body === undefined) return sendTooLarge(res);

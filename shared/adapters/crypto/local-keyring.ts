@@ -13,6 +13,42 @@ interface KeyringFile {
   keys: Record<string, string>;
 }
 
+/**
+ * Thrown when the keyring file is damaged. The message names the file and what to do, and never
+ * quotes the file: JSON.parse's own message would print a piece of it, i.e. key bytes.
+ */
+export class KeyringFileError extends Error {
+  override readonly name = 'KeyringFileError';
+}
+
+const KEY_BYTES = 32;
+
+function parseKeyring(text: string, path: string): KeyringFile {
+  const damaged = (problem: string) =>
+    new KeyringFileError(
+      `${path} ${problem}. It holds the master keys that seal the stored tokens: restore it from a ` +
+        'backup (without it the stored OAuth tokens cannot be opened; deleting it makes a new keyring, ' +
+        'and every store must then be connected again)',
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The parse error is dropped on purpose, also as `cause`: its message quotes the file.
+    throw damaged(text.trim() === '' ? 'is empty' : 'is not valid JSON (damaged or truncated)');
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw damaged('is not a JSON object');
+  const { current, keys } = parsed as Partial<KeyringFile>;
+  if (typeof keys !== 'object' || keys === null) throw damaged('has no "keys" object');
+  // Names are not quoted either: in a damaged file a name may run into key bytes.
+  for (const key of Object.values(keys)) {
+    if (typeof key !== 'string' || Buffer.from(key, 'base64').length !== KEY_BYTES)
+      throw damaged(`has a key that is not ${KEY_BYTES} bytes of base64`);
+  }
+  if (typeof current !== 'string' || keys[current] === undefined) throw damaged('has no current key');
+  return { current, keys };
+}
+
 /** A KeyProvider over a local keyring file. */
 export class LocalKeyring implements KeyProvider {
   private constructor(
@@ -23,22 +59,20 @@ export class LocalKeyring implements KeyProvider {
   /** Opens the keyring at `path`, creating it with one key if it does not exist. */
   static async open(path: string): Promise<LocalKeyring> {
     for (;;) {
+      let text: string | undefined;
       try {
-        const ring = JSON.parse(await readFile(path, 'utf8')) as KeyringFile;
-        if (typeof ring.current !== 'string' || ring.keys[ring.current] === undefined) {
-          throw new Error(`${path} has no current key`);
-        }
-        return new LocalKeyring(path, ring);
+        text = await readFile(path, 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
+      if (text !== undefined) return new LocalKeyring(path, parseKeyring(text, path));
       // Create-if-absent by hard link: processes starting together agree on one keyring.
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       const id = `local-${randomUUID().slice(0, 8)}`;
       const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
       await writeFile(
         temporary,
-        JSON.stringify({ current: id, keys: { [id]: randomBytes(32).toString('base64') } }),
+        JSON.stringify({ current: id, keys: { [id]: randomBytes(KEY_BYTES).toString('base64') } }),
         {
           mode: 0o600,
         },
@@ -58,7 +92,7 @@ export class LocalKeyring implements KeyProvider {
     const id = `local-${randomUUID().slice(0, 8)}`;
     const next: KeyringFile = {
       current: id,
-      keys: { ...this.ring.keys, [id]: randomBytes(32).toString('base64') },
+      keys: { ...this.ring.keys, [id]: randomBytes(KEY_BYTES).toString('base64') },
     };
     const temporary = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(temporary, JSON.stringify(next), { mode: 0o600 });

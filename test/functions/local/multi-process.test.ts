@@ -178,6 +178,29 @@ describe('two local-runtime processes on one DynamoDB endpoint', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('keeps every personal token when both processes store them at once on the shared folder', async () => {
+    const accounts = Array.from({ length: 40 }, (_, i) => `shared-folder-${i}`);
+    const puts = await Promise.all(
+      accounts.map((account, i) =>
+        fetch(`${brokers[i % 2]!.url}/personal-tokens/xentral/${account}`, {
+          method: 'PUT',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: `pat_${account}_0123456789`, name: 'shared folder' }),
+        }).then((response) => response.status),
+      ),
+    );
+    expect(puts.every((status) => status === 200 || status === 201)).toBe(true);
+    const fetched = await Promise.all(
+      accounts.map(async (account, i) => {
+        const response = await fetch(`${brokers[(i + 1) % 2]!.url}/tokens/xentral/${account}`, {
+          headers: auth,
+        });
+        return ((await response.json()) as { access_token?: string }).access_token;
+      }),
+    );
+    expect(fetched).toEqual(accounts.map((account) => `pat_${account}_0123456789`));
+  }, 30_000);
+
   it('stops cleanly on Ctrl-C', async () => {
     const [first] = brokers;
     expect(await first!.stop('SIGINT')).toBe(0);

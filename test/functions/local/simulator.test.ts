@@ -6,6 +6,7 @@ import { LightspeedSimulator, XentralSimulator } from '../../../functions/local/
 
 const CLIENT_ID = 'sim-client-id';
 const CLIENT_SECRET = 'sim-client-secret-0123456789';
+const CONTROL_KEY = 'sim-control-key-0123456789';
 const REDIRECT_URI = 'http://127.0.0.1:8787/oauth/lightspeed-x/callback';
 const STATE = 'state-abcdefgh-1234';
 const START = Date.parse('2026-05-01T08:00:00Z');
@@ -800,8 +801,12 @@ describe('Lightspeed routing and control', () => {
   });
 
   it('drives faults, settings and statistics through the control endpoints', async () => {
+    await restartSimulator({ redirectUris: [REDIRECT_URI], controlKey: CONTROL_KEY });
     const control = (path: string, init: RequestInit = {}) =>
-      fetch(`${origin}/_sim/lightspeed-x/_control/${path}`, init);
+      fetch(`${origin}/_sim/lightspeed-x/_control/${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${CONTROL_KEY}`, ...init.headers },
+      });
     const tokens = await connect();
 
     const queued = await control('faults', {
@@ -833,6 +838,35 @@ describe('Lightspeed routing and control', () => {
     expect(reset.status).toBe(200);
     expect(sim.stats()).toMatchObject({ tokenCalls: 0, refreshes: 0, byAccount: {} });
   });
+
+  it('refuses a control request without the key, as a cross-site form would send it', async () => {
+    await restartSimulator({ redirectUris: [REDIRECT_URI], controlKey: CONTROL_KEY });
+    const tokens = await connect();
+    const url = `${origin}/_sim/lightspeed-x/_control/revoke-account`;
+    const form = {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: '{"domainPrefix":"demo-store"}',
+    };
+    const forged = await fetch(url, form);
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('www-authenticate')).toBe('Bearer');
+    const wrong = await fetch(url, {
+      ...form,
+      headers: { ...form.headers, authorization: 'Bearer not-the-key' },
+    });
+    expect(wrong.status).toBe(401);
+    // Nothing was revoked: the refresh token still works.
+    expect((await tokenCall('demo-store', refreshFields(tokens.refresh_token))).status).toBe(200);
+  });
+
+  it('has no control endpoints without a control key', async () => {
+    const response = await fetch(`${origin}/_sim/lightspeed-x/_control/stats`, {
+      headers: { authorization: `Bearer ${CONTROL_KEY}` },
+    });
+    expect(response.status).toBe(404);
+    await response.text();
+  });
 });
 
 describe('Lightspeed mounted on another server', () => {
@@ -846,6 +880,7 @@ describe('Lightspeed mounted on another server', () => {
       clientSecret: CLIENT_SECRET,
       redirectUris: [REDIRECT_URI],
       basePath: '/demo/',
+      controlKey: CONTROL_KEY,
     });
     broker = createServer((req, res) => {
       // Plays a remote peer: the control endpoints must not answer it.
@@ -882,10 +917,12 @@ describe('Lightspeed mounted on another server', () => {
 
   it('refuses control requests from non-loopback peers', async () => {
     const response = await fetch(`${brokerOrigin}/demo/lightspeed-x/_control/stats`, {
-      headers: { 'x-test-remote': '1' },
+      headers: { 'x-test-remote': '1', authorization: `Bearer ${CONTROL_KEY}` },
     });
     expect(response.status).toBe(403);
-    const local = await fetch(`${brokerOrigin}/demo/lightspeed-x/_control/stats`);
+    const local = await fetch(`${brokerOrigin}/demo/lightspeed-x/_control/stats`, {
+      headers: { authorization: `Bearer ${CONTROL_KEY}` },
+    });
     expect(local.status).toBe(200);
   });
 });

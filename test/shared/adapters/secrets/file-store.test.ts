@@ -1,12 +1,15 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSecretStore, SecretFileError } from '../../../../shared/adapters/secrets/file-store';
 import { secretStoreContract } from './secret-store.contract';
 
 let root: string;
 let counter = 0;
+/** Puts each of two processes makes at once (the issue lost 16 of 40 across two brokers). */
+const PER_PROCESS = 40;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'file-secret-store-'));
@@ -117,6 +120,58 @@ describe('FileSecretStore', () => {
     // Assess
     const secrets = await Promise.all(names.map((name) => stores[0]!.get(name)));
     expect(secrets.map((secret) => secret?.value)).toEqual(names.map((_, i) => `twin-value-${i}`));
+  });
+
+  it('loses none of the puts two processes make on one file at once', async () => {
+    // Prepare
+    const path = freshPath();
+    await new FileSecretStore(path).put('before', 'kept');
+    const writer = (prefix: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/helpers/put-secrets.ts', path, prefix, String(PER_PROCESS)],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.once('error', reject);
+        child.once('exit', (code) =>
+          code === 0 ? resolve(output) : reject(new Error(`${code}: ${output}`)),
+        );
+      });
+
+    // Act
+    const outputs = await Promise.all([writer('a'), writer('b')]);
+
+    // Assess
+    expect(outputs).toEqual(['done\n', 'done\n']);
+    const contents = JSON.parse(await readFile(path, 'utf8')) as Record<string, { value: string }>;
+    const expected = ['a', 'b'].flatMap((p) => Array.from({ length: PER_PROCESS }, (_, i) => `${p}-${i}`));
+    expect(Object.keys(contents).sort()).toEqual(['before', ...expected].sort());
+    for (const name of expected) expect(contents[name]?.value).toBe(`value-${name}`);
+    // The lock and the temporary files are gone.
+    expect((await readdir(dirname(path))).sort()).toEqual(['secrets.json']);
+  }, 30_000);
+
+  it('takes over a lock left behind by a process that was killed holding it', async () => {
+    // Prepare: the lock of a process gone for a minute (proper-lockfile's lock is a directory).
+    const path = freshPath();
+    await new FileSecretStore(path).put('before', 'kept');
+    const lockDir = `${path}.lock`;
+    await mkdir(lockDir);
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lockDir, minuteAgo, minuteAgo);
+
+    // Act
+    await new FileSecretStore(path).put('after', 'written');
+
+    // Assess
+    const store = new FileSecretStore(path);
+    expect((await store.get('before'))?.value).toBe('kept');
+    expect((await store.get('after'))?.value).toBe('written');
+    expect(await readdir(dirname(path))).toEqual(['secrets.json']);
   });
 
   it('keeps its secrets for a new instance on the same file', async () => {
