@@ -4,6 +4,7 @@ import { bindingCookieName } from '../../shared/domain/connect';
 import { openApiDocument } from '../http/openapi';
 import { pages } from '../http/pages';
 import { json, page, redirect } from '../http/responses';
+import { withParams } from '../http/url';
 import type { Services } from '../services';
 import { httpHandler } from './common';
 
@@ -101,12 +102,4 @@ export function createPublicHandler(services: Services) {
       }
     },
   });
-}
-
-/** `return_to` with the outcome appended to whatever query it already has. */
-function withParams(base: string, params: Record<string, string | undefined>): string {
-  const url = new URL(base);
-  for (const [name, value] of Object.entries(params))
-    if (value !== undefined) url.searchParams.set(name, value);
-  return url.toString();
 }

@@ -33,7 +33,7 @@ import { ensureTable, LOCAL_CREDENTIALS, SALVAGE_ENV, startEmbeddedDynamoDb } fr
 import { invocationScope } from './invocations';
 import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext, localHostNames } from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
-import { demoSimulatorWriter, loadDemoSimulator } from './simulator-state';
+import { demoSimulatorWriter, loadDemoSimulator } from './simulator/persisted';
 
 /** Local-runtime-only variables (documented in the README). */
 export const LOCAL_ENV = {

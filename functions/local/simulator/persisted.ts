@@ -6,8 +6,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { ConfigError } from '../../shared/config';
-import type { LightspeedSimulatorState } from './simulator';
+import { ConfigError } from '../../../shared/config';
+import type { LightspeedSimulatorState } from './state';
 
 export interface DemoSimulatorFile {
   readonly clientSecret: string;

@@ -1,0 +1,192 @@
+/**
+ * Token-endpoint faults of the Lightspeed simulator: their shape, the check of a fault given in code
+ * or as JSON to the control endpoint, the FIFO queue they wait in, and how a faulty answer looks.
+ */
+import { type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
+import { isRecord, NO_STORE, nonNegativeInteger, send, sendJson } from './http';
+import { DOMAIN_PREFIX_PATTERN } from './random';
+
+/** The grant a fault is limited to. */
+export type FaultGrant = 'authorization_code' | 'refresh_token';
+
+/** Options every fault takes. */
+export interface FaultOptions {
+  /** How many token-endpoint calls the fault affects, default 1. */
+  times?: number;
+  /** Only calls with this grant_type; invalid_grant and omit_refresh_token default to refresh_token. */
+  grant?: FaultGrant;
+}
+
+/** A misbehaviour of the token endpoint (POST .../api/1.0/token), consumed in FIFO order. */
+export type Fault =
+  | (FaultOptions & { kind: 'status'; status: number; retryAfter?: string })
+  | (FaultOptions & { kind: 'hang'; ms: number; afterProcessing?: boolean })
+  /** A 200 cut off mid-object; `afterProcessing`: the grant took effect first (tokens rotated). */
+  | (FaultOptions & { kind: 'malformed'; afterProcessing?: boolean })
+  | (FaultOptions & { kind: 'invalid_grant' })
+  | (FaultOptions & { kind: 'omit_refresh_token' })
+  /** The grant takes effect, then the 200 carries the new refresh token beside an unusable access part. */
+  | (FaultOptions & { kind: 'unusable'; variant: UnusableVariant })
+  /** The grant takes effect, but the answer names another store in `domain_prefix`. */
+  | (FaultOptions & { kind: 'foreign_account'; domainPrefix: string });
+
+/** How an `unusable` fault spoils the access-token part of a good answer. */
+export const UNUSABLE_VARIANTS = [
+  'mac',
+  'no_access_token',
+  'expires_in_1e13',
+  'expires_in_1e308',
+  'control_characters',
+  'crlf',
+] as const;
+export type UnusableVariant = (typeof UNUSABLE_VARIANTS)[number];
+
+/** A good token answer with its access-token part spoilt as `variant` says. */
+export function spoil(body: Record<string, unknown>, variant: UnusableVariant): Record<string, unknown> {
+  const token = String(body.access_token);
+  switch (variant) {
+    case 'mac':
+      return { ...body, token_type: 'mac', mac_key: 'adijq39jdlaska9asud', mac_algorithm: 'hmac-sha-256' };
+    case 'no_access_token': {
+      const { access_token: _, ...rest } = body;
+      return rest;
+    }
+    case 'expires_in_1e13':
+      return { ...body, expires_in: 1e13 };
+    case 'expires_in_1e308':
+      return { ...body, expires_in: 1e308 };
+    case 'control_characters':
+      return { ...body, access_token: `${token.slice(0, 8)}\u0001${token.slice(8)}` };
+    case 'crlf':
+      return { ...body, access_token: `${token}\r\nX-Injected: 1` };
+  }
+}
+
+/** Checks a fault from code or from the control endpoint's JSON body; throws a TypeError/RangeError naming the problem. */
+export function parseFault(value: unknown): Fault {
+  if (!isRecord(value)) throw new TypeError('a fault must be a JSON object');
+  const options: FaultOptions = {};
+  if (value.times !== undefined) {
+    options.times = nonNegativeInteger(value.times, 'times');
+    if (options.times < 1) throw new RangeError('times must be at least 1');
+  }
+  if (value.grant !== undefined) {
+    if (value.grant !== 'authorization_code' && value.grant !== 'refresh_token') {
+      throw new RangeError('grant must be authorization_code or refresh_token');
+    }
+    options.grant = value.grant;
+  }
+  switch (value.kind) {
+    case 'status': {
+      const status = value.status;
+      if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) {
+        throw new RangeError('status must be an HTTP error status (400-599)');
+      }
+      if (value.retryAfter !== undefined && typeof value.retryAfter !== 'string') {
+        throw new TypeError('retryAfter must be a string (HTTP date or seconds)');
+      }
+      return value.retryAfter === undefined
+        ? { ...options, kind: 'status', status }
+        : { ...options, kind: 'status', status, retryAfter: value.retryAfter };
+    }
+    case 'hang': {
+      const ms = nonNegativeInteger(value.ms, 'ms');
+      return { ...options, kind: 'hang', ms, afterProcessing: afterProcessingOption(value) };
+    }
+    case 'malformed':
+      return { ...options, kind: 'malformed', afterProcessing: afterProcessingOption(value) };
+    case 'unusable': {
+      const variant = UNUSABLE_VARIANTS.find((known) => known === value.variant);
+      if (variant === undefined)
+        throw new RangeError(`variant must be one of ${UNUSABLE_VARIANTS.join(', ')}`);
+      return { ...options, kind: 'unusable', variant };
+    }
+    case 'invalid_grant':
+    case 'omit_refresh_token':
+      return { ...options, kind: value.kind };
+    case 'foreign_account':
+      if (typeof value.domainPrefix !== 'string' || !DOMAIN_PREFIX_PATTERN.test(value.domainPrefix)) {
+        throw new RangeError('domainPrefix must be a DNS label');
+      }
+      return { ...options, kind: 'foreign_account', domainPrefix: value.domainPrefix };
+    default:
+      throw new RangeError(
+        'kind must be status, hang, malformed, unusable, invalid_grant, omit_refresh_token or foreign_account',
+      );
+  }
+}
+
+function afterProcessingOption(value: Record<string, unknown>): boolean {
+  if (value.afterProcessing !== undefined && typeof value.afterProcessing !== 'boolean') {
+    throw new TypeError('afterProcessing must be a boolean');
+  }
+  return value.afterProcessing === true;
+}
+
+function faultApplies(fault: Fault, grant: string | undefined): boolean {
+  const implied =
+    fault.kind === 'invalid_grant' || fault.kind === 'omit_refresh_token' ? 'refresh_token' : undefined;
+  const only = fault.grant ?? implied;
+  return only === undefined || only === grant;
+}
+
+/** Faults waiting for token-endpoint calls, each for its `times` calls, first in first out. */
+export class FaultQueue {
+  private queued: { fault: Fault; remaining: number }[] = [];
+
+  get length(): number {
+    return this.queued.length;
+  }
+
+  /** Queues a fault; throws on a malformed one. */
+  push(fault: Fault): void {
+    const checked = parseFault(fault);
+    this.queued.push({ fault: checked, remaining: checked.times ?? 1 });
+  }
+
+  clear(): void {
+    this.queued = [];
+  }
+
+  /** The first fault that applies to a call with this grant, counting the call against it. */
+  take(grant: string | undefined): Fault | undefined {
+    const index = this.queued.findIndex((queued) => faultApplies(queued.fault, grant));
+    const queued = this.queued[index];
+    if (queued === undefined) return undefined;
+    queued.remaining -= 1;
+    if (queued.remaining <= 0) this.queued.splice(index, 1);
+    return queued.fault;
+  }
+}
+
+/** A 200 cut off mid-object, as a proxy dropping the connection would leave it. */
+export function sendTruncated(res: ServerResponse): void {
+  send(res, 200, 'application/json; charset=utf-8', '{"access_token":"', NO_STORE);
+}
+
+/** An error status as the service or a gateway in front of it would answer it. */
+export function sendStatusFault(
+  res: ServerResponse,
+  status: number,
+  retryAfter: string | undefined,
+  now: number,
+): void {
+  const headers: OutgoingHttpHeaders = { ...NO_STORE };
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+  if (status === 429) {
+    headers['retry-after'] = retryAfter ?? new Date(now + 60_000).toUTCString();
+    headers['x-ratelimit-limit'] = '60';
+    headers['x-ratelimit-remaining'] = '0';
+    sendJson(res, 429, { error: 'Too Many Requests', message: 'Rate limiting enforced' }, headers);
+    return;
+  }
+  const reason = STATUS_CODES[status] ?? 'Error';
+  if (status === 502 || status === 503 || status === 504) {
+    // Gateways answer with their own HTML page, not the API's JSON.
+    const html = `<html><head><title>${status} ${reason}</title></head><body><h1>${status} ${reason}</h1></body></html>`;
+    send(res, status, 'text/html; charset=utf-8', html, headers);
+    return;
+  }
+  const error = status === 401 ? 'invalid_client' : status >= 500 ? 'server_error' : 'invalid_request';
+  sendJson(res, status, { error, error_description: reason }, headers);
+}
