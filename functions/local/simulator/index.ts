@@ -1,7 +1,7 @@
 /**
  * Built-in provider simulators for Lightspeed Retail X-Series (OAuth, provider id `lightspeed-x`) and
  * Xentral (personal access tokens). They reproduce the documented behaviour in
- * ../../../shared/docs/providers.md closely enough that the broker can be exercised without the real
+ * docs/providers.md closely enough that the broker can be exercised without the real
  * services: in demo mode (mounted on the local runtime's own server) and in integration tests
  * (standalone, with fault injection and statistics).
  *

@@ -1,7 +1,7 @@
 /**
  * Lightspeed Retail X-Series simulator (provider id `lightspeed-x`): the authorize and consent pages,
  * the token endpoint with its faults and rate limit, the REST API, and the control endpoints. It
- * reproduces ../../../shared/docs/providers.md closely enough to exercise the broker without the
+ * reproduces docs/providers.md closely enough to exercise the broker without the
  * real service.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
