@@ -59,6 +59,7 @@ export const EXTRA_ENV = {
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  powertoolsTracerCaptureResponse: 'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
 } as const;
 
 /**
@@ -680,6 +681,8 @@ export class TokenBroker extends Construct {
       [EXTRA_ENV.powertoolsServiceName]: METRICS.service,
       [EXTRA_ENV.powertoolsMetricsNamespace]: METRICS.namespace,
       [EXTRA_ENV.powertoolsLogLevel]: props.logLevel ?? DEFAULTS.logLevel,
+      // A handler's response is a token: X-Ray must never get it as metadata (Powertools' default).
+      [EXTRA_ENV.powertoolsTracerCaptureResponse]: 'false',
       // Stack traces through the minified bundle point at the TypeScript sources.
       NODE_OPTIONS: '--enable-source-maps',
     };

@@ -92,7 +92,7 @@ async function wiring(meter: boolean) {
       }),
     ),
   )
-    .use(captureLambdaHandler(tracer))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(lambdaLogger))
     .use(logMetrics(lambdaMetrics));
   const services = createServices(

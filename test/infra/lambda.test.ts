@@ -144,6 +144,11 @@ describe('Lambda functions', () => {
     }
   });
 
+  it('keeps the handler response (a token) out of X-Ray metadata in every function', () => {
+    // Powertools' Tracer records a handler's response unless told otherwise (issue 10, point 9).
+    for (const name of NAMES) expect(envOf(name)[EXTRA_ENV.powertoolsTracerCaptureResponse]).toBe('false');
+  });
+
   it('hands the client secret ARN to the functions that call the token endpoint, not to admin', () => {
     for (const name of ['public', 'tokens', 'sweep'] as const) {
       expect(envOf(name)[ENV.lightspeedClientSecretArn]).toEqual({
