@@ -108,6 +108,17 @@ describe('Lambda functions', () => {
     },
   );
 
+  it.each(NAMES)(
+    '%s: takes its credentials from the environment, without the STS and SSO clients of the default chain',
+    (name) => {
+      const code = readFileSync(join(bundleDir(name), 'index.mjs'), 'utf8');
+      // Operation names of the STS and SSO clients the default chain (web identity, SSO) bundles.
+      expect(code).not.toContain('AssumeRoleWithWebIdentity');
+      expect(code).not.toContain('GetRoleCredentials');
+      expect(code).toContain('AWS_SESSION_TOKEN');
+    },
+  );
+
   it('builds for the runtime it deploys to', () => {
     expect(LAMBDA_BUNDLING.target).toBe(`node${/\d+/.exec(LAMBDA_RUNTIME.name)?.[0]}`);
   });
