@@ -6,9 +6,19 @@ import { type BrokerEvent, dispatch, errorResponses, type RouteHandler } from '.
 import type { HttpResult } from '../http/responses';
 import type { Services } from '../services';
 
-/** A middy handler serving a group of routes. */
-export function httpHandler(services: Services, handlers: Readonly<Record<string, RouteHandler>>) {
+type Middleware = middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context>;
+
+/**
+ * A middy handler serving a group of routes. `first` runs before anything else, e.g. turning a
+ * direct invocation's event into the route's API Gateway event.
+ */
+export function httpHandler(
+  services: Services,
+  handlers: Readonly<Record<string, RouteHandler>>,
+  first: readonly Middleware[] = [],
+) {
   return middy<BrokerEvent, HttpResult, Error, Context>()
+    .use([...first])
     .use(httpHeaderNormalizer())
     .use(errorResponses(services.logger))
     .handler(dispatch(handlers));
