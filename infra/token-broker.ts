@@ -21,6 +21,7 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { ReadWriteType, type Trail } from 'aws-cdk-lib/aws-cloudtrail';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
@@ -640,6 +641,33 @@ export class TokenBroker extends Construct {
         resources: this.backendRouteArns,
       }),
     );
+  }
+
+  /**
+   * Lets `grantee` invoke the tokens function directly (`lambda:InvokeFunction` on its unqualified
+   * ARN only): the request and answer of `GET /tokens/{provider}/{account}` without API Gateway, for
+   * backends inside AWS. The function cannot tell who invoked it; its audit line says `lambda:invoke`
+   * and the principal is in CloudTrail (`recordTokenInvocations`).
+   */
+  grantInvokeTokens(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.functions.tokens.functionArn],
+      }),
+    );
+  }
+
+  /**
+   * Records every `Invoke` of the tokens function as a CloudTrail data event in `trail` (who
+   * invoked it, when, from where, with the request id the broker's audit line carries). Data events
+   * cost $0.10 per 100,000, i.e. $1.00 per million token fetches (docs/capacity.md).
+   */
+  recordTokenInvocations(trail: Trail): void {
+    trail.addLambdaEventSelector([this.functions.tokens], {
+      includeManagementEvents: false,
+      readWriteType: ReadWriteType.ALL,
+    });
   }
 
   private configuredProviders(props: TokenBrokerProps): [OAuthProviderId, OAuthClientOptions][] {
