@@ -3,6 +3,8 @@
  * client is mocked (aws-sdk-client-mock) and hands each Invoke to the real tokens handler over an
  * in-process local broker, so the client meets the function's real answers.
  */
+
+import { PassThrough } from 'node:stream';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import {
   ReauthorizationRequiredError,
   TokenBrokerClient,
 } from '../../client';
+import { EXIT, run } from '../../client/cli';
 import { createTokensHandler } from '../../functions/handlers/tokens';
 import { lambdaContext } from '../../functions/local/server';
 import { connect, startTestBroker, TEST_API_KEY, type TestBroker } from '../helpers/broker';
@@ -21,10 +24,10 @@ const FUNCTION = 'TokenBroker-TokensFunction-ABC';
 const lambda = mockClient(LambdaClient);
 let t: TestBroker;
 const payloads: unknown[] = [];
+let handler: ReturnType<typeof createTokensHandler>;
 
-beforeAll(async () => {
-  t = await startTestBroker();
-  const handler = createTokensHandler(t.broker.services);
+/** Every Invoke of FUNCTION goes to the real tokens handler (mockClient answers any other call with undefined). */
+function invokeTheHandler() {
   lambda
     .on(InvokeCommand, { FunctionName: FUNCTION })
     .callsFake(async (input: { Payload?: Uint8Array | string }) => {
@@ -39,6 +42,12 @@ beforeAll(async () => {
         Payload: new TextEncoder().encode(JSON.stringify(result)),
       };
     });
+}
+
+beforeAll(async () => {
+  t = await startTestBroker();
+  handler = createTokensHandler(t.broker.services);
+  invokeTheHandler();
   await connect(t, 'lambda-store');
 });
 afterAll(async () => {
@@ -99,9 +108,8 @@ describe('getToken over direct invocation', () => {
   });
 
   it('reports a failed function or a refused Invoke without a token in the message', async () => {
-    const failing = mockClient(LambdaClient);
     try {
-      failing.on(InvokeCommand).resolves({
+      lambda.on(InvokeCommand).resolves({
         StatusCode: 200,
         FunctionError: 'Unhandled',
         Payload: payload('{"errorType":"Error","errorMessage":"boom"}'),
@@ -110,7 +118,7 @@ describe('getToken over direct invocation', () => {
         code: 'internal_error',
         status: 500,
       });
-      failing.on(InvokeCommand).rejects(
+      lambda.on(InvokeCommand).rejects(
         Object.assign(new Error('User is not authorized to perform: lambda:InvokeFunction'), {
           name: 'AccessDeniedException',
           $metadata: { httpStatusCode: 403 },
@@ -121,13 +129,13 @@ describe('getToken over direct invocation', () => {
         .catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(BrokerRequestError);
       expect(refused).toMatchObject({ code: 'forbidden', status: 403 });
-      failing.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload('"not a response"') });
+      lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload('"not a response"') });
       await expect(direct().getToken('lightspeed-x', 'lambda-store')).rejects.toMatchObject({
         code: 'invalid_response',
       });
     } finally {
-      failing.restore();
-      lambda.restore();
+      lambda.reset();
+      invokeTheHandler();
     }
   });
 
@@ -143,5 +151,47 @@ describe('getToken over direct invocation', () => {
       /together/,
     );
     expect(() => new TokenBrokerClient({ lambda: { functionName: ' ' } })).toThrow(/functionName/);
+  });
+});
+
+describe('token-broker token get --lambda', () => {
+  /** The CLI in-process (the Lambda client is mocked in this process), with captured output. */
+  const cli = async (args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await run(args, {
+      stdin: new PassThrough(),
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env: { PATH: process.env.PATH },
+      cwd: process.cwd(),
+    });
+    return { code, stdout, stderr };
+  };
+
+  it('prints the token the tokens function hands out', async () => {
+    const http = await t.json<{ access_token: string }>('/tokens/lightspeed-x/lambda-store');
+    const result = await cli([
+      'token',
+      'get',
+      'lightspeed-x',
+      'lambda-store',
+      '--lambda',
+      FUNCTION,
+      '--region',
+      'eu-west-1',
+      '--token-only',
+    ]);
+    expect(result).toMatchObject({ code: EXIT.ok, stdout: `${http.body.access_token}\n` });
+    expect(payloads.at(-1)).toEqual({ provider: 'lightspeed-x', account: 'lambda-store' });
+  });
+
+  it('refuses --lambda for the other commands and together with --url', async () => {
+    const list = await cli(['connections', 'list', '--lambda', FUNCTION]);
+    expect(list.code).toBe(EXIT.usage);
+    expect(list.stderr).toContain('--lambda serves token get only');
+    const both = await cli(['token', 'get', 'lightspeed-x', 'a', '--lambda', FUNCTION, '--url', t.url]);
+    expect(both.code).toBe(EXIT.usage);
+    expect(both.stderr).toContain('one way to reach the broker');
   });
 });
