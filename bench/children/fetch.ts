@@ -158,9 +158,39 @@ async function sample(iterations: number): Promise<Record<Operation, number[]>> 
   return samples;
 }
 
+/** A background loop of Lambda-handler fetches (for the fetch p99 while a sweep runs elsewhere). */
+let loop: { running: boolean; samples: number[]; done: Promise<void> } | undefined;
+
 serveParent(
   { pid: process.pid },
   {
+    /** Starts fetching through the Lambda handler, one after another, until `loopStop`. */
+    loopStart: async () => {
+      if (loop !== undefined) throw new Error('a fetch loop is already running');
+      const state = { running: true, samples: [] as number[], done: Promise.resolve() };
+      state.done = (async () => {
+        while (state.running) {
+          const started = performance.now();
+          await invoke(main.lambda);
+          state.samples.push(performance.now() - started);
+        }
+      })();
+      loop = state;
+      return undefined;
+    },
+    /** Stops the loop: how many fetches it made, their median and p99 in ms. */
+    loopStop: async () => {
+      if (loop === undefined) throw new Error('no fetch loop is running');
+      const state = loop;
+      loop = undefined;
+      state.running = false;
+      await state.done;
+      return {
+        fetches: state.samples.length,
+        p50: median(state.samples),
+        p99: percentile(state.samples, 99),
+      };
+    },
     measure: async (argument) => {
       const { rounds, iterations, warmup } = argument as {
         rounds: number;
