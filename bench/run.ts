@@ -353,6 +353,16 @@ const gzip = perFn('bundle_gzip_bytes');
 const kb = (value: number | undefined) => (value === undefined ? 'n/a' : `${(value / 1000).toFixed(0)} KB`);
 const baselineMs = (results.cold_init as { baseline_cold_init_ms?: number } | undefined)
   ?.baseline_cold_init_ms;
+const defaultChain = (
+  results.cold_init as
+    | {
+        default_chain_baseline?: {
+          cold_init_ms: number;
+          cold_init_ratio_by_function: Record<string, number>;
+        };
+      }
+    | undefined
+)?.default_chain_baseline;
 const rows: string[][] = [
   [
     'fetch_overhead_ratio',
@@ -370,7 +380,7 @@ const rows: string[][] = [
   [
     'cold_init_ms',
     REQUIRED.functions.map((name) => `${name} ${fmt(cold?.[name], 0)}`).join(', ') +
-      ` (client-dynamodb alone ${fmt(baselineMs, 0)})`,
+      ` (client-dynamodb alone ${fmt(baselineMs, 0)}; with the default credential chain ${fmt(defaultChain?.cold_init_ms, 0)})`,
     '—',
     '',
   ],
@@ -385,7 +395,9 @@ const rows: string[][] = [
     REQUIRED.functions
       .map((name) => `${name} ${fmt(perFn('cold_init_ratio_by_function')?.[name])}`)
       .join(', '),
-    TARGETS.cold_init_ratio_by_function.text,
+    `${TARGETS.cold_init_ratio_by_function.text} (against the default-chain reference: ${REQUIRED.functions
+      .map((name) => `${name} ${fmt(defaultChain?.cold_init_ratio_by_function[name])}`)
+      .join(', ')})`,
     perFn('cold_init_ratio_by_function') === undefined
       ? 'n/a'
       : Object.values(perFn('cold_init_ratio_by_function') ?? {}).every((v) =>

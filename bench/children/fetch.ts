@@ -158,8 +158,12 @@ async function sample(iterations: number): Promise<Record<Operation, number[]>> 
   return samples;
 }
 
-/** A background loop of Lambda-handler fetches (for the fetch p99 while a sweep runs elsewhere). */
+/**
+ * A background loop of Lambda-handler fetches (for the fetch p99 while a sweep runs elsewhere),
+ * paced at LOOP_PER_SECOND: a steady load of callers, not a loop that saturates dynalite by itself.
+ */
 let loop: { running: boolean; samples: number[]; done: Promise<void> } | undefined;
+const LOOP_PER_SECOND = 100;
 
 serveParent(
   { pid: process.pid },
@@ -169,10 +173,16 @@ serveParent(
       if (loop !== undefined) throw new Error('a fetch loop is already running');
       const state = { running: true, samples: [] as number[], done: Promise.resolve() };
       state.done = (async () => {
+        const interval = 1000 / LOOP_PER_SECOND;
+        let next = performance.now();
         while (state.running) {
           const started = performance.now();
           await invoke(main.lambda);
           state.samples.push(performance.now() - started);
+          next += interval;
+          const wait = next - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          else next = performance.now();
         }
       })();
       loop = state;

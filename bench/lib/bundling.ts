@@ -29,6 +29,15 @@ export const TOKENS_MEMORY_MB = 256;
 /** The reference bundle: a function that only uses @aws-sdk/client-dynamodb (bench/lambda/dynamodb-only.ts). */
 export const BASELINE = 'dynamodb-only';
 
+/** The reference built without the credential alias (the SDK's default chain), for comparison. */
+export const DEFAULT_CHAIN_BASELINE = 'dynamodb-only-default-chain';
+
+/** The stack's bundling without its credential-chain alias. */
+export function withoutCredentialAlias(): Readonly<BundlingOptions> {
+  const { esbuildArgs: _alias, ...rest } = STACK_BUNDLING;
+  return rest;
+}
+
 /** The options of `LAMBDA_BUNDLING` this translation handles; anything else makes it throw. */
 const TRANSLATED = new Set<keyof BundlingOptions>([
   'format',
@@ -109,11 +118,16 @@ export interface BuiltBundle {
 }
 
 /** Builds one bundle into `<outDir>/<name>/index.mjs` (+ .map), as the asset directory holds it. */
-export async function buildBundle(name: string, entry: string, outDir: string): Promise<BuiltBundle> {
+export async function buildBundle(
+  name: string,
+  entry: string,
+  outDir: string,
+  bundling: Readonly<BundlingOptions> = STACK_BUNDLING,
+): Promise<BuiltBundle> {
   const dir = join(outDir, name);
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'index.mjs');
-  const result = await build(esbuildOptions(entry, file));
+  const result = await build(esbuildOptions(entry, file, bundling));
   if (result.errors.length > 0) throw new Error(`esbuild failed for ${entry}`);
   const code = await readFile(file);
   await writeFile(join(dir, 'meta.json'), JSON.stringify(result.metafile));
