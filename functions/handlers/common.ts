@@ -17,9 +17,7 @@ export function httpHandler(
   handlers: Readonly<Record<string, RouteHandler>>,
   first: readonly Middleware[] = [],
 ) {
-  return middy<BrokerEvent, HttpResult, Error, Context>()
-    .use([...first])
-    .use(httpHeaderNormalizer())
-    .use(errorResponses(services.logger))
-    .handler(dispatch(handlers));
+  const handler = middy<BrokerEvent, HttpResult, Error, Context>();
+  if (first.length > 0) handler.use([...first]);
+  return handler.use(httpHeaderNormalizer()).use(errorResponses(services.logger)).handler(dispatch(handlers));
 }

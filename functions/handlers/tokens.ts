@@ -85,8 +85,11 @@ function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error,
   };
 }
 
-/** Builds the `tokens` group's Lambda handler. */
-export function createTokensHandler(services: Services) {
+/**
+ * Builds the `tokens` group's Lambda handler. `directInvocation` (the Lambda entry sets it) also
+ * accepts the direct-invocation request; the local runtime serves HTTP only and leaves it off.
+ */
+export function createTokensHandler(services: Services, options: { directInvocation?: boolean } = {}) {
   return httpHandler(
     services,
     {
@@ -101,6 +104,6 @@ export function createTokensHandler(services: Services) {
         return json(200, token);
       },
     },
-    [directInvocation()],
+    options.directInvocation === true ? [directInvocation()] : [],
   );
 }

@@ -46,7 +46,7 @@ function invokeTheHandler() {
 
 beforeAll(async () => {
   t = await startTestBroker();
-  handler = createTokensHandler(t.broker.services);
+  handler = createTokensHandler(t.broker.services, { directInvocation: true });
   invokeTheHandler();
   await connect(t, 'lambda-store');
 });

@@ -214,7 +214,7 @@ function documents(): Document[] {
 }
 
 describe('X-Ray traces of the Lambda functions', () => {
-  it('hold no token, code, client secret, API key or data key across connect, fetch, refresh and sweep', async () => {
+  it('hold no token, code, client secret, API key or data key across connect, fetch, refresh, sweep and a direct invocation', async () => {
     // Connect: session (admin), link (public), consent at the provider, callback (public).
     const session = bodyOf<{ id: string }>(
       await invoke('admin', httpEvent('POST', '/connect-sessions', { body: { provider: 'lightspeed-x' } })),
@@ -250,6 +250,11 @@ describe('X-Ray traces of the Lambda functions', () => {
     const report = await invoke<{ refreshed?: number }>('sweep', {});
     expect(report).toMatchObject({ refreshed: 1 });
     expect(await fetchToken()).not.toBe(refreshed);
+
+    // The tokens function invoked directly (lambda:InvokeFunction): the same answer, traced alike.
+    const direct = await invoke('tokens', { provider: 'lightspeed-x', account: 'trace-store' });
+    expect(direct.statusCode).toBe(200);
+    secrets.add(bodyOf<{ access_token: string }>(direct).access_token);
 
     // A personal token: stored through Secrets Manager (admin), read back (tokens).
     const stored = await invoke(

@@ -15,7 +15,7 @@ const audit = recorder();
 
 beforeAll(async () => {
   t = await startTestBroker({}, { logger: audit.logger });
-  handler = createTokensHandler(t.broker.services);
+  handler = createTokensHandler(t.broker.services, { directInvocation: true });
   await connect(t, 'direct-store');
 });
 afterAll(() => t.close());
