@@ -363,6 +363,11 @@ const defaultChain = (
       }
     | undefined
 )?.default_chain_baseline;
+const withoutTracer = (
+  results.cold_init as
+    | { tokens_without_tracer?: { cold_init_ms: number; cold_init_ratio: number; bundle_bytes: number } }
+    | undefined
+)?.tokens_without_tracer;
 const rows: string[][] = [
   [
     'fetch_overhead_ratio',
@@ -380,7 +385,7 @@ const rows: string[][] = [
   [
     'cold_init_ms',
     REQUIRED.functions.map((name) => `${name} ${fmt(cold?.[name], 0)}`).join(', ') +
-      ` (client-dynamodb alone ${fmt(baselineMs, 0)}; with the default credential chain ${fmt(defaultChain?.cold_init_ms, 0)})`,
+      ` (client-dynamodb alone ${fmt(baselineMs, 0)}; with the default credential chain ${fmt(defaultChain?.cold_init_ms, 0)}; tokens without the Tracer ${fmt(withoutTracer?.cold_init_ms, 0)}, ratio ${fmt(withoutTracer?.cold_init_ratio)}, ${kb(withoutTracer?.bundle_bytes)})`,
     '—',
     '',
   ],

@@ -20,6 +20,8 @@ import {
   bytesByPackage,
   DEFAULT_CHAIN_BASELINE,
   FUNCTIONS,
+  TOKENS_WITHOUT_TRACER,
+  TRACER_OFF_ALIAS,
   withoutCredentialAlias,
 } from '../lib/bundling';
 import { benchTempDir } from '../lib/child';
@@ -116,6 +118,14 @@ export async function measureColdInit(options: ColdInitOptions) {
     outDir,
     withoutCredentialAlias(),
   );
+  // Diagnostic: the tokens function without the Tracer (what dropping X-Ray SDK tracing would buy).
+  bundles[TOKENS_WITHOUT_TRACER] = await buildBundle(
+    TOKENS_WITHOUT_TRACER,
+    lambdaEntry('tokens'),
+    outDir,
+    undefined,
+    TRACER_OFF_ALIAS,
+  );
   options.log(
     `  built ${Object.keys(bundles).length} bundles in ${((performance.now() - started) / 1000).toFixed(1)} s (${outDir})`,
   );
@@ -157,6 +167,12 @@ export async function measureColdInit(options: ColdInitOptions) {
     cold_init_ratio: ratios.tokens!,
     cold_init_ratio_by_function: ratios,
     baseline_cold_init_ms: coldInit[BASELINE]!,
+    /** The tokens function with the Tracer aliased to a no-op: its cold init, ratio and bytes. */
+    tokens_without_tracer: {
+      cold_init_ms: net(TOKENS_WITHOUT_TRACER),
+      cold_init_ratio: net(TOKENS_WITHOUT_TRACER) / net(BASELINE),
+      bundle_bytes: bundles[TOKENS_WITHOUT_TRACER]!.bytes,
+    },
     /** The reference with the SDK's default credential chain, and every function against it. */
     default_chain_baseline: {
       cold_init_ms: defaultChainMs,
