@@ -7,7 +7,6 @@
 import type middy from '@middy/core';
 
 export class Tracer {
-  constructor(_options?: unknown) {}
   captureAWSv3Client<T>(client: T): T {
     return client;
   }
