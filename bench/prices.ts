@@ -2,7 +2,8 @@
  * AWS list prices the benchmark turns measurements into money with: the one place they are written.
  *
  * us-east-1, on-demand, without free tiers, as published on the AWS pricing pages
- * (aws.amazon.com/api-gateway/pricing, /lambda/pricing, /dynamodb/pricing, /kms/pricing) and known to
+ * (aws.amazon.com/api-gateway/pricing, /lambda/pricing, /dynamodb/pricing, /kms/pricing,
+ * /cloudtrail/pricing) and known to
  * the author on the date below. They were NOT fetched by this benchmark (it has no network access):
  * check them before relying on the cost figure, and update the date with the numbers.
  */
@@ -22,4 +23,6 @@ export const PRICES = {
   dynamoDbPerWriteRequestUnit: 0.625 / 1_000_000,
   /** KMS: $0.03 per 10,000 requests (a Decrypt of a token data key that is not cached in the container). */
   kmsPerRequest: 0.03 / 10_000,
+  /** CloudTrail data events (e.g. Lambda Invoke), per event delivered: $0.10 per 100,000. */
+  cloudTrailDataEvent: 0.1 / 100_000,
 } as const;

@@ -53,6 +53,7 @@ interface GlobalOptions {
   apiKey?: string;
   aws?: boolean;
   region?: string;
+  lambda?: string;
   json?: boolean;
 }
 
@@ -62,6 +63,8 @@ Target:
   Local runtime: --api-key, else BROKER_API_KEY, else \${BROKER_DATA_DIR:-.broker}/api-key (what npm start saved).
   Deployed broker: SigV4 with the standard AWS credential chain, with --aws, for an execute-api host,
   or for an https URL when no API key is given. Region: --region, else the execute-api host's, else AWS_REGION.
+  Inside AWS, token get can invoke the tokens function directly: --lambda <name or ARN> (the stack output
+  TokensFunctionName; needs lambda:InvokeFunction), with the standard credential chain and --region or AWS_REGION.
 
 Exit codes:
   0 ok  1 other error  2 usage or invalid_request  3 unauthorized  4 not_found
@@ -81,6 +84,7 @@ export async function run(args: readonly string[], io: CliIo = processIo()): Pro
     .option('--api-key <key>', 'local runtime API key (better: env BROKER_API_KEY; default: .broker/api-key)')
     .option('--aws', 'sign with SigV4 and the AWS credential chain (a deployed broker)')
     .option('--region <region>', 'AWS region for SigV4 (default: from the execute-api host, else AWS_REGION)')
+    .option('--lambda <function>', 'token get only: invoke the tokens function directly (name or ARN)')
     .option('--json', 'print JSON instead of tables (errors as JSON on stderr)')
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({
@@ -91,8 +95,24 @@ export async function run(args: readonly string[], io: CliIo = processIo()): Pro
     .exitOverride()
     .addHelpText('after', EXIT_HELP);
 
-  const connect = async (command: Command) => {
+  const connect = async (command: Command, tokenFetch = false) => {
     const globals = command.optsWithGlobals<GlobalOptions>();
+    if (globals.lambda !== undefined) {
+      if (!tokenFetch)
+        throw new UsageError('--lambda serves token get only; use --url for the other commands');
+      if (globals.url !== undefined || globals.apiKey !== undefined || globals.aws === true) {
+        throw new UsageError(
+          '--lambda replaces --url, --api-key and --aws: give one way to reach the broker',
+        );
+      }
+      return new TokenBrokerClient({
+        lambda: {
+          functionName: globals.lambda,
+          ...(globals.region === undefined ? {} : { region: globals.region }),
+        },
+        ...(io.now === undefined ? {} : { now: io.now }),
+      });
+    }
     target = await resolveTarget(globals, { env: io.env, cwd: io.cwd });
     return new TokenBrokerClient({
       url: target.url,
@@ -271,7 +291,7 @@ export async function run(args: readonly string[], io: CliIo = processIo()): Pro
         options: { minValidSeconds?: number; forceRefresh?: boolean; tokenOnly?: boolean },
         command: Command,
       ) => {
-        const client = await connect(command);
+        const client = await connect(command, true);
         const token = await client.getToken(provider, account, {
           ...(options.minValidSeconds === undefined ? {} : { minValidSeconds: options.minValidSeconds }),
           ...(options.forceRefresh === true ? { forceRefresh: true } : {}),

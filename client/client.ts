@@ -4,6 +4,8 @@
  * per (provider, account) however many callers ask at once. The other methods are thin wrappers of
  * the management routes (the CLI's one place for HTTP).
  */
+
+import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   BrokerRequestError,
   errorFromResponse,
@@ -26,11 +28,27 @@ import type {
 
 export type TokenBrokerAuth = { readonly apiKey: string } | { readonly sigv4: SigV4Options };
 
+/**
+ * Token fetches by invoking the broker's tokens function (`lambda:InvokeFunction`), without API
+ * Gateway: for backends inside AWS. Only `getToken` travels this way; the management methods need
+ * `url` and `auth`.
+ */
+export interface LambdaTransportOptions {
+  /** Name or ARN of the tokens function (the stack output `TokensFunctionName`). */
+  readonly functionName: string;
+  /** @default the client's own region resolution (AWS_REGION) */
+  readonly region?: string;
+  /** A client of your own (credentials, retries); @default a LambdaClient with the standard credential chain */
+  readonly client?: LambdaClient;
+}
+
 export interface TokenBrokerClientOptions {
   /** The broker's base URL, e.g. `http://localhost:8787` or `https://{id}.execute-api.{region}.amazonaws.com`. */
-  readonly url: string;
-  /** The local runtime's API key, or SigV4 for a deployed broker. */
-  readonly auth: TokenBrokerAuth;
+  readonly url?: string;
+  /** The local runtime's API key, or SigV4 for a deployed broker (with `url`). */
+  readonly auth?: TokenBrokerAuth;
+  /** Fetch tokens by invoking the tokens function directly instead of through `url`. */
+  readonly lambda?: LambdaTransportOptions;
   /** A cached token is used only while it stays valid this long (default 60 s). */
   readonly marginSeconds?: number;
   /** How long a personal token without expiry is cached (default 300 s). */
@@ -69,8 +87,11 @@ const DEFAULTS = { marginSeconds: 60, noExpiryCacheSeconds: 300, staleCacheSecon
 const CACHE_PRUNE_THRESHOLD = 1_000;
 
 export class TokenBrokerClient {
-  readonly url: string;
-  private readonly auth: { readonly apiKey: string } | { readonly signer: SigV4Signer };
+  /** The broker's base URL; undefined for a client that only invokes the tokens function. */
+  readonly url: string | undefined;
+  private readonly auth: { readonly apiKey: string } | { readonly signer: SigV4Signer } | undefined;
+  private readonly lambda: LambdaTransportOptions | undefined;
+  private lambdaClient: Promise<LambdaClient> | undefined;
   private readonly marginMs: number;
   private readonly noExpiryCacheMs: number;
   private readonly staleCacheMs: number;
@@ -83,16 +104,29 @@ export class TokenBrokerClient {
   private readonly generations = new Map<string, number>();
 
   constructor(options: TokenBrokerClientOptions) {
-    const url = new URL(options.url);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`url must be http(s), got ${url.protocol}`);
+    if (options.lambda !== undefined && options.lambda.functionName.trim() === '') {
+      throw new TypeError('lambda.functionName must not be empty');
     }
-    this.url = url.href.replace(/\/+$/, '');
-    if ('apiKey' in options.auth) {
-      if (options.auth.apiKey.trim() === '') throw new TypeError('auth.apiKey must not be empty');
-      this.auth = { apiKey: options.auth.apiKey.trim() };
+    this.lambda = options.lambda;
+    if (options.url === undefined || options.auth === undefined) {
+      if (options.lambda === undefined) throw new TypeError('pass url and auth, or lambda');
+      if (options.url !== undefined || options.auth !== undefined) {
+        throw new TypeError('url and auth go together: pass both or neither');
+      }
+      this.url = undefined;
+      this.auth = undefined;
     } else {
-      this.auth = { signer: new SigV4Signer(options.auth.sigv4) };
+      const url = new URL(options.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError(`url must be http(s), got ${url.protocol}`);
+      }
+      this.url = url.href.replace(/\/+$/, '');
+      if ('apiKey' in options.auth) {
+        if (options.auth.apiKey.trim() === '') throw new TypeError('auth.apiKey must not be empty');
+        this.auth = { apiKey: options.auth.apiKey.trim() };
+      } else {
+        this.auth = { signer: new SigV4Signer(options.auth.sigv4) };
+      }
     }
     this.marginMs = seconds('marginSeconds', options.marginSeconds ?? DEFAULTS.marginSeconds);
     this.noExpiryCacheMs = seconds(
@@ -262,14 +296,22 @@ export class TokenBrokerClient {
     account: string,
     options: GetTokenOptions,
   ): Promise<TokenResponse> {
-    const token = await this.request<unknown>({
-      method: 'GET',
-      path: connectionPath('tokens', provider, account),
-      query: {
-        min_valid_seconds: options.minValidSeconds,
-        force_refresh: options.forceRefresh === true ? true : undefined,
-      },
-    });
+    const token =
+      this.lambda === undefined
+        ? await this.request<unknown>({
+            method: 'GET',
+            path: connectionPath('tokens', provider, account),
+            query: {
+              min_valid_seconds: options.minValidSeconds,
+              force_refresh: options.forceRefresh === true ? true : undefined,
+            },
+          })
+        : await this.invoke(this.lambda, {
+            provider,
+            account,
+            ...(options.minValidSeconds === undefined ? {} : { min_valid_seconds: options.minValidSeconds }),
+            ...(options.forceRefresh === true ? { force_refresh: true } : {}),
+          });
     if (!isTokenResponse(token)) {
       throw new BrokerRequestError('invalid_response', 200, 'the broker answered without a token');
     }
@@ -303,8 +345,73 @@ export class TokenBrokerClient {
     return token.expires_at === null || Date.parse(token.expires_at) - this.now() >= requiredMs;
   }
 
+  /**
+   * One direct invocation of the tokens function: the route's request as the event, its answer
+   * (`statusCode`, `headers`, `body`) read exactly as an HTTP answer.
+   */
+  private async invoke(lambda: LambdaTransportOptions, event: Record<string, unknown>): Promise<unknown> {
+    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+    this.lambdaClient ??= (async () => {
+      if (lambda.client !== undefined) return lambda.client;
+      const { LambdaClient } = await import('@aws-sdk/client-lambda');
+      return new LambdaClient(lambda.region === undefined ? {} : { region: lambda.region });
+    })();
+    const client = await this.lambdaClient;
+    let output: InvokeCommandOutput;
+    try {
+      output = await client.send(
+        new InvokeCommand({ FunctionName: lambda.functionName, Payload: JSON.stringify(event) }),
+        { abortSignal: AbortSignal.timeout(this.timeoutMs) },
+      );
+    } catch (error) {
+      const name = error instanceof Error ? error.name : '';
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+      if (status === 0) {
+        const timedOut = name === 'TimeoutError' || name === 'AbortError';
+        throw new BrokerRequestError(
+          name === 'CredentialsProviderError' ? 'credentials_unavailable' : 'network_error',
+          0,
+          timedOut
+            ? `no answer from ${lambda.functionName} within ${this.timeoutMs} ms`
+            : `cannot invoke ${lambda.functionName}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+      // Lambda's own refusals (AccessDenied, ResourceNotFound, throttling) carry no token.
+      throw new BrokerRequestError(
+        status === 403 ? 'forbidden' : status === 404 ? 'not_found' : `lambda_${name || status}`,
+        status,
+        `invoking ${lambda.functionName} failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    const text = output.Payload === undefined ? '' : new TextDecoder().decode(output.Payload);
+    if (output.FunctionError !== undefined) {
+      // An unhandled error or a timeout of the function; its payload is Lambda's error object.
+      throw new BrokerRequestError(
+        'internal_error',
+        500,
+        `the tokens function failed (${output.FunctionError})`,
+      );
+    }
+    const answer = parseJson(text) as { statusCode?: unknown; headers?: unknown; body?: unknown } | undefined;
+    if (typeof answer?.statusCode !== 'number' || typeof answer.body !== 'string') {
+      throw new BrokerRequestError('invalid_response', 0, 'the tokens function answered without a response');
+    }
+    const headers = (
+      typeof answer.headers === 'object' && answer.headers !== null ? answer.headers : {}
+    ) as Record<string, unknown>;
+    const retryAfter = typeof headers['retry-after'] === 'string' ? headers['retry-after'] : null;
+    return this.answer(answer.statusCode, answer.body, retryAfter);
+  }
+
   /** One broker request: auth, JSON, the contract's errors as typed errors. */
   private async request<T>(request: Request): Promise<T> {
+    if (this.url === undefined || this.auth === undefined) {
+      throw new TypeError(
+        'this client only invokes the tokens function (lambda): pass url and auth for the management methods',
+      );
+    }
     const url = new URL(`${this.url}${request.path}`);
     const query = Object.entries(request.query ?? {}).filter(
       (entry): entry is [string, string | number | boolean] => entry[1] !== undefined,
@@ -359,23 +466,29 @@ export class TokenBrokerClient {
         { cause: error },
       );
     }
-    const text = await response.text();
-    let parsed: unknown;
-    if (text !== '') {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (response.ok) {
-      if (response.status === 204) return undefined as T;
+    return this.answer<T>(response.status, await response.text(), response.headers.get('retry-after'));
+  }
+
+  /** An answer of the broker (HTTP or direct invocation): its JSON, or the contract's typed error. */
+  private answer<T>(status: number, text: string, retryAfter: string | null): T {
+    const parsed = parseJson(text);
+    if (status >= 200 && status < 300) {
+      if (status === 204) return undefined as T;
       if (parsed === undefined) {
-        throw new BrokerRequestError('invalid_response', response.status, 'the broker answered without JSON');
+        throw new BrokerRequestError('invalid_response', status, 'the broker answered without JSON');
       }
       return parsed as T;
     }
-    throw errorFromResponse(response.status, parsed, response.headers.get('retry-after'), this.now());
+    throw errorFromResponse(status, parsed, retryAfter, this.now());
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

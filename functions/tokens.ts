@@ -2,4 +2,5 @@
 import { lambdaHandler } from './aws';
 import { createTokensHandler } from './handlers/tokens';
 
-export const handler = lambdaHandler(createTokensHandler);
+// Backends inside AWS may invoke the function directly as well as through API Gateway.
+export const handler = lambdaHandler((services) => createTokensHandler(services, { directInvocation: true }));

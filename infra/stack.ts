@@ -67,6 +67,11 @@ export class TokenBrokerStack extends Stack {
       description: 'Managed policy to attach to the IAM role of every backend that calls the backend routes',
       value: broker.backendInvokePolicy.managedPolicyArn,
     });
+    new CfnOutput(this, 'TokensFunctionName', {
+      description:
+        'The tokens function: backends inside AWS may invoke it directly (lambda:InvokeFunction, grantInvokeTokens)',
+      value: broker.functions.tokens.functionName,
+    });
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'SNS topic of the alarms',
       value: broker.alarmTopic.topicArn,

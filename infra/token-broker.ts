@@ -21,6 +21,7 @@ import {
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { ReadWriteType, type Trail } from 'aws-cdk-lib/aws-cloudtrail';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
@@ -59,6 +60,7 @@ export const EXTRA_ENV = {
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  powertoolsTracerCaptureResponse: 'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
 } as const;
 
 /**
@@ -644,6 +646,33 @@ export class TokenBroker extends Construct {
     );
   }
 
+  /**
+   * Lets `grantee` invoke the tokens function directly (`lambda:InvokeFunction` on its unqualified
+   * ARN only): the request and answer of `GET /tokens/{provider}/{account}` without API Gateway, for
+   * backends inside AWS. The function cannot tell who invoked it; its audit line says `lambda:invoke`
+   * and the principal is in CloudTrail (`recordTokenInvocations`).
+   */
+  grantInvokeTokens(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.functions.tokens.functionArn],
+      }),
+    );
+  }
+
+  /**
+   * Records every `Invoke` of the tokens function as a CloudTrail data event in `trail` (who
+   * invoked it, when, from where, with the request id the broker's audit line carries). Data events
+   * cost $0.10 per 100,000, i.e. $1.00 per million token fetches (docs/capacity.md).
+   */
+  recordTokenInvocations(trail: Trail): void {
+    trail.addLambdaEventSelector([this.functions.tokens], {
+      includeManagementEvents: false,
+      readWriteType: ReadWriteType.ALL,
+    });
+  }
+
   private configuredProviders(props: TokenBrokerProps): [OAuthProviderId, OAuthClientOptions][] {
     return Object.entries(props.providers ?? {}).filter(
       (entry): entry is [OAuthProviderId, OAuthClientOptions] => entry[1] !== undefined,
@@ -683,6 +712,8 @@ export class TokenBroker extends Construct {
       [EXTRA_ENV.powertoolsServiceName]: METRICS.service,
       [EXTRA_ENV.powertoolsMetricsNamespace]: METRICS.namespace,
       [EXTRA_ENV.powertoolsLogLevel]: props.logLevel ?? DEFAULTS.logLevel,
+      // A handler's response is a token: X-Ray must never get it as metadata (Powertools' default).
+      [EXTRA_ENV.powertoolsTracerCaptureResponse]: 'false',
       // Stack traces through the minified bundle point at the TypeScript sources.
       NODE_OPTIONS: '--enable-source-maps',
     };

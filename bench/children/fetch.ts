@@ -92,7 +92,7 @@ async function wiring(meter: boolean) {
       }),
     ),
   )
-    .use(captureLambdaHandler(tracer))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(lambdaLogger))
     .use(logMetrics(lambdaMetrics));
   const services = createServices(
@@ -158,9 +158,49 @@ async function sample(iterations: number): Promise<Record<Operation, number[]>> 
   return samples;
 }
 
+/**
+ * A background loop of Lambda-handler fetches (for the fetch p99 while a sweep runs elsewhere),
+ * paced at LOOP_PER_SECOND: a steady load of callers, not a loop that saturates dynalite by itself.
+ */
+let loop: { running: boolean; samples: number[]; done: Promise<void> } | undefined;
+const LOOP_PER_SECOND = 100;
+
 serveParent(
   { pid: process.pid },
   {
+    /** Starts fetching through the Lambda handler, one after another, until `loopStop`. */
+    loopStart: async () => {
+      if (loop !== undefined) throw new Error('a fetch loop is already running');
+      const state = { running: true, samples: [] as number[], done: Promise.resolve() };
+      state.done = (async () => {
+        const interval = 1000 / LOOP_PER_SECOND;
+        let next = performance.now();
+        while (state.running) {
+          const started = performance.now();
+          await invoke(main.lambda);
+          state.samples.push(performance.now() - started);
+          next += interval;
+          const wait = next - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          else next = performance.now();
+        }
+      })();
+      loop = state;
+      return undefined;
+    },
+    /** Stops the loop: how many fetches it made, their median and p99 in ms. */
+    loopStop: async () => {
+      if (loop === undefined) throw new Error('no fetch loop is running');
+      const state = loop;
+      loop = undefined;
+      state.running = false;
+      await state.done;
+      return {
+        fetches: state.samples.length,
+        p50: median(state.samples),
+        p99: percentile(state.samples, 99),
+      };
+    },
     measure: async (argument) => {
       const { rounds, iterations, warmup } = argument as {
         rounds: number;

@@ -29,6 +29,22 @@ export const TOKENS_MEMORY_MB = 256;
 /** The reference bundle: a function that only uses @aws-sdk/client-dynamodb (bench/lambda/dynamodb-only.ts). */
 export const BASELINE = 'dynamodb-only';
 
+/** Diagnostic: the tokens function with the Tracer aliased to a no-op (bench/lambda/tracer-off.ts). */
+export const TOKENS_WITHOUT_TRACER = 'tokens-without-tracer';
+export const TRACER_OFF_ALIAS: Readonly<Record<string, string>> = {
+  '@aws-lambda-powertools/tracer': './bench/lambda/tracer-off.ts',
+  '@aws-lambda-powertools/tracer/middleware': './bench/lambda/tracer-off.ts',
+};
+
+/** The reference built without the credential alias (the SDK's default chain), for comparison. */
+export const DEFAULT_CHAIN_BASELINE = 'dynamodb-only-default-chain';
+
+/** The stack's bundling without its credential-chain alias. */
+export function withoutCredentialAlias(): Readonly<BundlingOptions> {
+  const { esbuildArgs: _alias, ...rest } = STACK_BUNDLING;
+  return rest;
+}
+
 /** The options of `LAMBDA_BUNDLING` this translation handles; anything else makes it throw. */
 const TRANSLATED = new Set<keyof BundlingOptions>([
   'format',
@@ -109,11 +125,20 @@ export interface BuiltBundle {
 }
 
 /** Builds one bundle into `<outDir>/<name>/index.mjs` (+ .map), as the asset directory holds it. */
-export async function buildBundle(name: string, entry: string, outDir: string): Promise<BuiltBundle> {
+export async function buildBundle(
+  name: string,
+  entry: string,
+  outDir: string,
+  bundling: Readonly<BundlingOptions> = STACK_BUNDLING,
+  /** Diagnostic bundles only: more esbuild aliases on top of the stack's. */
+  extraAlias: Readonly<Record<string, string>> = {},
+): Promise<BuiltBundle> {
   const dir = join(outDir, name);
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'index.mjs');
-  const result = await build(esbuildOptions(entry, file));
+  const options = esbuildOptions(entry, file, bundling);
+  if (Object.keys(extraAlias).length > 0) options.alias = { ...options.alias, ...extraAlias };
+  const result = await build(options);
   if (result.errors.length > 0) throw new Error(`esbuild failed for ${entry}`);
   const code = await readFile(file);
   await writeFile(join(dir, 'meta.json'), JSON.stringify(result.metafile));

@@ -13,7 +13,17 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { lambdaEntry } from '../../infra/bundling';
-import { BASELINE, type BuiltBundle, buildBundle, bytesByPackage, FUNCTIONS } from '../lib/bundling';
+import {
+  BASELINE,
+  type BuiltBundle,
+  buildBundle,
+  bytesByPackage,
+  DEFAULT_CHAIN_BASELINE,
+  FUNCTIONS,
+  TOKENS_WITHOUT_TRACER,
+  TRACER_OFF_ALIAS,
+  withoutCredentialAlias,
+} from '../lib/bundling';
 import { benchTempDir } from '../lib/child';
 import { median, shuffled } from '../lib/stats';
 
@@ -100,6 +110,22 @@ export async function measureColdInit(options: ColdInitOptions) {
   const bundles: Record<string, BuiltBundle> = {};
   for (const name of FUNCTIONS) bundles[name] = await buildBundle(name, lambdaEntry(name), outDir);
   bundles[BASELINE] = await buildBundle(BASELINE, 'bench/lambda/dynamodb-only.ts', outDir);
+  // Diagnostic: the reference with the SDK's default credential chain (the stack's bundling without
+  // its credential alias), i.e. the reference of earlier runs, before the alias shrank both.
+  bundles[DEFAULT_CHAIN_BASELINE] = await buildBundle(
+    DEFAULT_CHAIN_BASELINE,
+    'bench/lambda/dynamodb-only.ts',
+    outDir,
+    withoutCredentialAlias(),
+  );
+  // Diagnostic: the tokens function without the Tracer (what dropping X-Ray SDK tracing would buy).
+  bundles[TOKENS_WITHOUT_TRACER] = await buildBundle(
+    TOKENS_WITHOUT_TRACER,
+    lambdaEntry('tokens'),
+    outDir,
+    undefined,
+    TRACER_OFF_ALIAS,
+  );
   options.log(
     `  built ${Object.keys(bundles).length} bundles in ${((performance.now() - started) / 1000).toFixed(1)} s (${outDir})`,
   );
@@ -135,11 +161,26 @@ export async function measureColdInit(options: ColdInitOptions) {
     (medians[name] ?? Number.NaN) - (medians[empty] ?? Number.NaN);
   const coldInit = Object.fromEntries([...FUNCTIONS, BASELINE].map((name) => [name, net(name)]));
   const ratios = Object.fromEntries(FUNCTIONS.map((name) => [name, net(name) / net(BASELINE)]));
+  const defaultChainMs = net(DEFAULT_CHAIN_BASELINE);
   return {
     cold_init_ms: Object.fromEntries(FUNCTIONS.map((name) => [name, coldInit[name]!])),
     cold_init_ratio: ratios.tokens!,
     cold_init_ratio_by_function: ratios,
     baseline_cold_init_ms: coldInit[BASELINE]!,
+    /** The tokens function with the Tracer aliased to a no-op: its cold init, ratio and bytes. */
+    tokens_without_tracer: {
+      cold_init_ms: net(TOKENS_WITHOUT_TRACER),
+      cold_init_ratio: net(TOKENS_WITHOUT_TRACER) / net(BASELINE),
+      bundle_bytes: bundles[TOKENS_WITHOUT_TRACER]!.bytes,
+    },
+    /** The reference with the SDK's default credential chain, and every function against it. */
+    default_chain_baseline: {
+      cold_init_ms: defaultChainMs,
+      bundle_bytes: bundles[DEFAULT_CHAIN_BASELINE]!.bytes,
+      cold_init_ratio_by_function: Object.fromEntries(
+        FUNCTIONS.map((name) => [name, net(name) / defaultChainMs]),
+      ),
+    },
     node_e_0_ms: medians['node -e 0']!,
     without_source_maps: {
       tokens_ms: net('tokens (no source maps)', 'node -e 0 (no source maps)'),

@@ -3,11 +3,16 @@
  * simulator (its own process, bench/children/simulator.ts), with refresh tokens it issued
  * (authorization-code grants, as a connect does).
  *
- * - RCU: the same 100 due connections among 1,000 and among 10,000 connections (two tables); the
- *   read capacity DynamoDB reports (ReturnConsumedCapacity) for one sweep of each.
+ * - RCU: the same 100 due connections among 1,000, 10,000 and 100,000 connections (three tables;
+ *   --quick: 20,000 instead of 100,000); the read capacity DynamoDB reports (ReturnConsumedCapacity)
+ *   for one sweep of each. docs/capacity.md builds on the ratio: a sweep's reads follow what is due,
+ *   not how many connections exist.
  * - Time: one sweep refreshing 1,000 due connections with 50 ms added to every token call, at the
  *   configured concurrency; every answer of the token endpoint is counted (429s, peak concurrency,
  *   peak calls per second).
+ * - Interference: token fetches through the Lambda handler in another process (bench/children/fetch.ts,
+ *   as a tokens function beside the sweep function), their p99 while the first timed sweep runs
+ *   against their p99 just before it, on the same dynalite.
  */
 import { join } from 'node:path';
 import { BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -39,11 +44,24 @@ const { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: SCOPE } = SIMUL
 /** Due: expires in 5 minutes, inside the default 15-minute refresh margin. */
 const DUE_IN_MS = 5 * 60_000;
 
+/** How long fetches run alone before the sweep starts (about a 1,000-due sweep's duration here). */
+const INTERFERENCE_BASELINE_MS = 6_000;
+
 const pkOf = (key: ConnectionKey) => `conn#${key.provider}#${key.account}`;
 const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
 
-/** The item DynamoDbStore.saveAuthorization writes for a new connection (version 1). */
-async function connectionItem(cipher: TokenCipher, key: ConnectionKey, expiresAt: number, now: number) {
+/**
+ * The item DynamoDbStore.saveAuthorization writes for a new connection (version 1). `sealed` reuses
+ * sealed tokens of the same size for connections the sweep never opens (seeding 100,000 is then
+ * bounded by DynamoDB writes, not by sealing).
+ */
+async function connectionItem(
+  cipher: TokenCipher,
+  key: ConnectionKey,
+  expiresAt: number,
+  now: number,
+  sealed?: { accessToken: string; refreshToken: string },
+) {
   const pk = pkOf(key);
   return {
     pk,
@@ -52,8 +70,8 @@ async function connectionItem(cipher: TokenCipher, key: ConnectionKey, expiresAt
     account: key.account,
     source: 'oauth',
     status: 'active',
-    accessToken: await cipher.seal(fakeToken(), key),
-    refreshToken: await cipher.seal(fakeToken(), key),
+    accessToken: sealed?.accessToken ?? (await cipher.seal(fakeToken(), key)),
+    refreshToken: sealed?.refreshToken ?? (await cipher.seal(fakeToken(), key)),
     expiresAt,
     scope: SCOPE,
     connectedAt: now,
@@ -77,9 +95,10 @@ interface SweepTable {
 
 export interface SweepOptions {
   readonly endpoint: string;
-  /** Connections in the small and the large table (1,000 and 10,000). */
+  /** Connections in the small, large and huge table (1,000, 10,000 and 100,000). */
   readonly small: number;
   readonly large: number;
+  readonly huge: number;
   /** Due connections in both. */
   readonly due: number;
   /** Due connections of the timed sweep (1,000) and its repeats. */
@@ -88,6 +107,11 @@ export interface SweepOptions {
   readonly tokenLatencyMs: number;
   /** CPU time of the run's dynalite process (µs, user + system). */
   readonly dynamoCpu: () => Promise<number>;
+  /** Token fetches in another process: started before, stopped after a measured window. */
+  readonly fetchLoop: {
+    start(): Promise<void>;
+    stop(): Promise<{ fetches: number; p50: number; p99: number }>;
+  };
   readonly log: (line: string) => void;
 }
 
@@ -150,11 +174,16 @@ export async function measureSweep(options: SweepOptions) {
   /** Connections not due (expiring in 1 to 24 hours), written 25 at a time. */
   const seedIdle = async (target: SweepTable, count: number, prefix: string) => {
     const now = Date.now();
+    const probe = lightspeed(`${prefix}-sealed`);
+    const sealed = {
+      accessToken: await target.cipher.seal(fakeToken(), probe),
+      refreshToken: await target.cipher.seal(fakeToken(), probe),
+    };
     const batches: Record<string, unknown>[][] = [];
     let batch: Record<string, unknown>[] = [];
     for (let i = 0; i < count; i++) {
       const expiresAt = now + 3600_000 + Math.floor(Math.random() * 23 * 3600_000);
-      batch.push(await connectionItem(target.cipher, lightspeed(`${prefix}-${i}`), expiresAt, now));
+      batch.push(await connectionItem(target.cipher, lightspeed(`${prefix}-${i}`), expiresAt, now, sealed));
       if (batch.length === 25) {
         batches.push(batch);
         batch = [];
@@ -215,23 +244,31 @@ export async function measureSweep(options: SweepOptions) {
 
     // --- Read capacity: the same due connections among `small` and among `large` ------------------
     const dueAccounts = Array.from({ length: options.due }, (_, i) => `due-${i}`);
-    const rcu: Record<'small' | 'large', { readUnits: number; writeUnits: number; byCommand: object }> = {
-      small: { readUnits: 0, writeUnits: 0, byCommand: {} },
-      large: { readUnits: 0, writeUnits: 0, byCommand: {} },
+    const rcu: Record<
+      'small' | 'large' | 'huge',
+      { readUnits: number; writeUnits: number; byCommand: object; seedSeconds: number }
+    > = {
+      small: { readUnits: 0, writeUnits: 0, byCommand: {}, seedSeconds: 0 },
+      large: { readUnits: 0, writeUnits: 0, byCommand: {}, seedSeconds: 0 },
+      huge: { readUnits: 0, writeUnits: 0, byCommand: {}, seedSeconds: 0 },
     };
-    for (const size of ['small', 'large'] as const) {
+    for (const size of ['small', 'large', 'huge'] as const) {
       const count = options[size];
       const started = performance.now();
       const target = await open(`bench-sweep-${count}`);
       await seedDue(target, dueAccounts);
       await seedIdle(target, count - options.due, 'idle');
-      log(
-        `  seeded ${count} connections (${options.due} due) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      const seedSeconds = (performance.now() - started) / 1000;
+      log(`  seeded ${count} connections (${options.due} due) in ${seedSeconds.toFixed(1)} s`);
       meter.reset();
       const report = await target.sweep();
       expectRefreshed(report, options.due, `sweep of ${count}`, target);
-      rcu[size] = { readUnits: meter.readUnits, writeUnits: meter.writeUnits, byCommand: meter.byCommand };
+      rcu[size] = {
+        readUnits: meter.readUnits,
+        writeUnits: meter.writeUnits,
+        byCommand: meter.byCommand,
+        seedSeconds,
+      };
       log(`  sweep over ${count}: ${meter.readUnits} read units, ${meter.writeUnits} write units`);
     }
 
@@ -254,6 +291,8 @@ export async function measureSweep(options: SweepOptions) {
       brokerBusy: number;
     }[] = [];
     let provider429s = 0;
+    const none = { fetches: 0, p50: Number.NaN, p99: Number.NaN };
+    const interference = { without: none, during: none };
     for (let run = 0; run < options.timedRuns; run++) {
       if (run > 0) {
         // Due again: the refreshed tokens expire in 24 h; move them back inside the margin, and their
@@ -274,11 +313,24 @@ export async function measureSweep(options: SweepOptions) {
         );
       }
       await sim.call('reset');
+      if (run === 0) {
+        // Fetches alone for about as long as a sweep takes (the floor below), then with the sweep.
+        await options.fetchLoop.start();
+        await new Promise((resolve) => setTimeout(resolve, INTERFERENCE_BASELINE_MS));
+        interference.without = await options.fetchLoop.stop();
+        await options.fetchLoop.start();
+      }
       const dynamoBefore = await options.dynamoCpu();
       const brokerBefore = process.cpuUsage();
       started = performance.now();
       const report = await timed.sweep();
       const elapsed = (performance.now() - started) / 1000;
+      if (run === 0) {
+        interference.during = await options.fetchLoop.stop();
+        log(
+          `  token fetches in another process: p99 ${interference.without.p99.toFixed(2)} ms alone (${interference.without.fetches}), ${interference.during.p99.toFixed(2)} ms during the sweep (${interference.during.fetches})`,
+        );
+      }
       const brokerCpu = process.cpuUsage(brokerBefore);
       const brokerBusy = (brokerCpu.user + brokerCpu.system) / 1e6 / elapsed;
       const dynaliteBusy = ((await options.dynamoCpu()) - dynamoBefore) / 1e6 / elapsed;
@@ -305,6 +357,9 @@ export async function measureSweep(options: SweepOptions) {
     return {
       rcu,
       sweep_rcu_ratio: rcu.large.readUnits / rcu.small.readUnits,
+      sweep_read_ratio_100k: rcu.huge.readUnits / rcu.small.readUnits,
+      fetch_p99_during_sweep_ratio: interference.during.p99 / interference.without.p99,
+      fetch_during_sweep: interference,
       sweep_1000_due_seconds: median(seconds),
       provider_429s: provider429s,
       concurrency,

@@ -12,9 +12,20 @@ import {
 import type { HttpResult } from '../http/responses';
 import type { Services } from '../services';
 
-/** A middy handler serving a group of routes. */
-export function httpHandler(services: Services, handlers: Readonly<Record<string, RouteHandler>>) {
-  return middy<BrokerEvent, HttpResult, Error, Context>()
+type Middleware = middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context>;
+
+/**
+ * A middy handler serving a group of routes. `first` runs before anything else, e.g. turning a
+ * direct invocation's event into the route's API Gateway event.
+ */
+export function httpHandler(
+  services: Services,
+  handlers: Readonly<Record<string, RouteHandler>>,
+  first: readonly Middleware[] = [],
+) {
+  const handler = middy<BrokerEvent, HttpResult, Error, Context>();
+  if (first.length > 0) handler.use([...first]);
+  return handler
     .use(finishResponses({ https: services.config.publicUrl.startsWith('https:') }))
     .use(httpHeaderNormalizer())
     .use(errorResponses(services.logger))

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { Trail } from 'aws-cdk-lib/aws-cloudtrail';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it, vi } from 'vitest';
 import { routes } from '../../functions/routes';
@@ -140,6 +141,43 @@ describe('TokenBroker props', () => {
     ['a sweep more often than every minute', { sweepInterval: Duration.seconds(30) }, /sweepInterval/],
   ])('rejects %s at synth time', (_, props, message) => {
     expect(build(props)).toThrow(message);
+  });
+
+  it('grants a backend role direct invocation of the tokens function only, on its unqualified ARN', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new TokenBrokerStack(app, 'Direct', {
+      env: { account: '123456789012', region: 'eu-central-1' },
+    });
+    const role = new Role(stack, 'Backend', { assumedBy: new AccountRootPrincipal() });
+    stack.broker.grantInvokeTokens(role);
+    const template = Template.fromStack(stack);
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify(p.Properties.Roles).includes(stack.getLogicalId(role.node.defaultChild as never)),
+    );
+    const tokens = stack.getLogicalId(stack.broker.functions.tokens.node.defaultChild as never);
+    expect(policy?.Properties.PolicyDocument.Statement).toEqual([
+      { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [tokens, 'Arn'] } },
+    ]);
+    template.hasOutput('TokensFunctionName', { Value: { Ref: tokens } });
+  });
+
+  it('records Invoke data events of the tokens function, and only of it, in a given trail', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new TokenBrokerStack(app, 'Audit', {
+      env: { account: '123456789012', region: 'eu-central-1' },
+    });
+    const trail = new Trail(stack, 'Trail');
+    stack.broker.recordTokenInvocations(trail);
+    const tokens = stack.getLogicalId(stack.broker.functions.tokens.node.defaultChild as never);
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudTrail::Trail', {
+      EventSelectors: [
+        {
+          DataResources: [{ Type: 'AWS::Lambda::Function', Values: [{ 'Fn::GetAtt': [tokens, 'Arn'] }] }],
+          IncludeManagementEvents: false,
+          ReadWriteType: 'All',
+        },
+      ],
+    });
   });
 
   it('grants a backend role SigV4 access to the backend routes only', () => {

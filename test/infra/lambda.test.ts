@@ -117,6 +117,17 @@ describe('Lambda functions', () => {
     },
   );
 
+  it.each(NAMES)(
+    '%s: takes its credentials from the environment, without the STS and SSO clients of the default chain',
+    (name) => {
+      const code = readFileSync(join(bundleDir(name), 'index.mjs'), 'utf8');
+      // Operation names of the STS and SSO clients the default chain (web identity, SSO) bundles.
+      expect(code).not.toContain('AssumeRoleWithWebIdentity');
+      expect(code).not.toContain('GetRoleCredentials');
+      expect(code).toContain('AWS_SESSION_TOKEN');
+    },
+  );
+
   it('builds for the runtime it deploys to', () => {
     expect(LAMBDA_BUNDLING.target).toBe(`node${/\d+/.exec(LAMBDA_RUNTIME.name)?.[0]}`);
   });
@@ -151,6 +162,11 @@ describe('Lambda functions', () => {
       // Never a secret value in the environment: only the secret's ARN.
       expect(env).not.toHaveProperty(ENV.lightspeedClientSecret);
     }
+  });
+
+  it('keeps the handler response (a token) out of X-Ray metadata in every function', () => {
+    // Powertools' Tracer records a handler's response unless told otherwise (issue 10, point 9).
+    for (const name of NAMES) expect(envOf(name)[EXTRA_ENV.powertoolsTracerCaptureResponse]).toBe('false');
   });
 
   it('hands the client secret ARN to the functions that call the token endpoint, not to admin', () => {
