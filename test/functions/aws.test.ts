@@ -155,6 +155,8 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_KMS: aws.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: aws.endpoint,
+    // The sweep refreshes right after a forced refresh: no cooldown between them.
+    REFRESH_COOLDOWN_SECONDS: '0',
     // The stack's environment (infra/token-broker.ts), but for the one setting under test: the
     // middleware must keep the response out of traces by itself.
     BROKER_PUBLIC_URL: PUBLIC_URL,
