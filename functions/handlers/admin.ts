@@ -6,7 +6,7 @@ import {
   parseInput,
   parseJsonBody,
   personalTokenBodySchema,
-} from '../../shared/domain/validation';
+} from '../http/requests';
 import { json, noContent } from '../http/responses';
 import type { Services } from '../services';
 import { httpHandler } from './common';

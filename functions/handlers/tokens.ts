@@ -1,5 +1,5 @@
 /** `GET /tokens/{provider}/{account}`: the route SaaS backends call before every provider request. */
-import { connectionPathSchema, parseInput, tokenQuerySchema } from '../../shared/domain/validation';
+import { connectionPathSchema, parseInput, tokenQuerySchema } from '../http/requests';
 import { json } from '../http/responses';
 import type { Services } from '../services';
 import { httpHandler } from './common';

@@ -4,15 +4,14 @@
  * Served at `GET /openapi.json`.
  */
 import * as z from 'zod/mini';
-import { PROVIDER_IDS } from '../../shared/domain/model';
+import { ACCOUNT_PATTERN, PROVIDER_IDS } from '../../shared/domain/model';
+import { type RouteSpec, routes } from '../routes';
 import {
-  ACCOUNT_PATTERN,
   connectSessionBodySchema,
   listQuerySchema,
   personalTokenBodySchema,
   tokenQuerySchema,
-} from '../../shared/domain/validation';
-import { type RouteSpec, routes } from '../routes';
+} from './requests';
 
 type JsonSchema = Record<string, unknown>;
 

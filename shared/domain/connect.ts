@@ -7,10 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
 import { InvalidRequestError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
+import { ACCOUNT_PATTERN } from './model';
 import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
 import { retryWrite } from './retry';
 import type { Telemetry } from './telemetry';
-import { ACCOUNT_PATTERN } from './validation';
 
 /** A connect session and an authorization attempt live this long (the contract: 10 minutes). */
 export const CONNECT_SESSION_TTL_MS = 10 * 60 * 1000;

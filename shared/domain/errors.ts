@@ -1,12 +1,11 @@
 /**
- * Domain errors. Each has a stable `code`; those with `expose` set reach callers through the one
- * error middleware (functions/http/errors.ts), everything else becomes a bare 500. Messages never
+ * Domain errors. Each has a stable `code` and no transport detail: the HTTP layer's one table
+ * (functions/http/errors.ts) maps codes to statuses and headers. Those with `expose` set reach
+ * callers as they are, everything else becomes a bare 500. Messages never
  * contain a token, a code, a secret or a provider's raw body.
  */
 export abstract class BrokerError extends Error {
   abstract readonly code: string;
-  /** HTTP status when the error reaches a caller. */
-  abstract readonly status: number;
   /** Safe to show to the caller as it is. */
   readonly expose: boolean = true;
 }
@@ -15,7 +14,6 @@ export abstract class BrokerError extends Error {
 export class InvalidRequestError extends BrokerError {
   override readonly name = 'InvalidRequestError';
   readonly code = 'invalid_request';
-  readonly status = 400;
   constructor(
     readonly field: string,
     message: string,
@@ -24,10 +22,15 @@ export class InvalidRequestError extends BrokerError {
   }
 }
 
+/** A listing cursor this broker did not issue, or issued for another filter. */
+export class InvalidCursorError extends BrokerError {
+  override readonly name = 'InvalidCursorError';
+  readonly code = 'invalid_cursor';
+}
+
 export class UnauthorizedError extends BrokerError {
   override readonly name = 'UnauthorizedError';
   readonly code = 'unauthorized';
-  readonly status = 401;
   constructor(message = 'missing or invalid credentials') {
     super(message);
   }
@@ -36,28 +39,24 @@ export class UnauthorizedError extends BrokerError {
 export class NotFoundError extends BrokerError {
   override readonly name = 'NotFoundError';
   readonly code = 'not_found';
-  readonly status = 404;
 }
 
 /** The provider refused the refresh token; the retailer must connect again. */
 export class ReauthorizationRequiredError extends BrokerError {
   override readonly name = 'ReauthorizationRequiredError';
   readonly code = 'reauthorization_required';
-  readonly status = 409;
 }
 
 /** A personal token is past its `expires_at`. */
 export class TokenExpiredError extends BrokerError {
   override readonly name = 'TokenExpiredError';
   readonly code = 'token_expired';
-  readonly status = 409;
 }
 
 /** The token must be refreshed and the provider is failing; retry after `retryAfterSeconds`. */
 export class ProviderUnavailableError extends BrokerError {
   override readonly name = 'ProviderUnavailableError';
   readonly code = 'provider_unavailable';
-  readonly status = 503;
   constructor(
     message: string,
     readonly retryAfterSeconds: number,

@@ -6,6 +6,9 @@ export type ProviderId = (typeof PROVIDER_IDS)[number];
 export type CredentialSource = 'oauth' | 'personal';
 export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired' | 'expiring';
 
+/** The contract's account rule: a lower-case DNS label (it is put into a host name). */
+export const ACCOUNT_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 /** A personal token this close to its expiry is `expiring`: warned about and flagged by the sweep. */
 export const EXPIRING_WINDOW_MS = 14 * 86_400_000;
 

@@ -4,7 +4,7 @@
  */
 import { ProviderError, UnusableTokenAnswerError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
-import { ACCOUNT_PATTERN } from '../domain/validation';
+import { ACCOUNT_PATTERN } from '../domain/model';
 import { parseRetryAfter } from './retry-after';
 import type { ProviderRequest, ProviderResponse } from './types';
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DecryptionError } from '../../../../shared/domain/crypto';
-import { ConcurrentUpdateError, InvalidRequestError } from '../../../../shared/domain/errors';
+import { ConcurrentUpdateError, InvalidCursorError } from '../../../../shared/domain/errors';
 import type { ConnectionKey, PersonalConnection } from '../../../../shared/domain/model';
 import { type StoreFixture, startStoreFixture } from '../../../helpers/store';
 
@@ -409,10 +409,10 @@ describe('DynamoDbStore.list cursors', () => {
     ['a fractional partition', encode({ p: 0.5 })],
     ['JSON that is no object', encode(null)],
     ['no JSON at all', 'not-a-cursor'],
-  ])('refuses %s with 400 naming next_token', async (_, cursor) => {
+  ])('refuses %s with an InvalidCursorError, before any query', async (_, cursor) => {
     const error = await page(cursor).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(InvalidRequestError);
-    expect((error as InvalidRequestError).field).toBe('query.next_token');
+    expect(error).toBeInstanceOf(InvalidCursorError);
+    expect((error as InvalidCursorError).message).toBe('is not a token this broker issued');
     expect(f.requests.filter((request) => request.command === 'Query')).toEqual([]);
   });
 

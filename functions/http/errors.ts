@@ -1,0 +1,44 @@
+/**
+ * The one table from domain error codes to HTTP: status, the public `error` code and headers. Domain
+ * errors carry no transport detail; a code missing here is not exposed (a bare 500).
+ */
+import { BrokerError, ProviderUnavailableError } from '../../shared/domain/errors';
+
+interface HttpError {
+  readonly status: number;
+  /** The contract's `error` code when it differs from the domain's. */
+  readonly code?: string;
+  /** The request field the message is about, when the domain cannot know its name. */
+  readonly field?: string;
+  readonly headers?: (error: BrokerError) => Record<string, string>;
+}
+
+/** Domain error code → its HTTP answer. */
+export const HTTP_ERRORS: Readonly<Record<string, HttpError>> = {
+  invalid_request: { status: 400 },
+  invalid_cursor: { status: 400, code: 'invalid_request', field: 'query.next_token' },
+  unauthorized: { status: 401 },
+  not_found: { status: 404 },
+  reauthorization_required: { status: 409 },
+  token_expired: { status: 409 },
+  provider_unavailable: {
+    status: 503,
+    headers: (error): Record<string, string> =>
+      error instanceof ProviderUnavailableError ? { 'retry-after': String(error.retryAfterSeconds) } : {},
+  },
+};
+
+/** What a caller sees of an error: its status, body and headers; undefined when it must stay hidden. */
+export function httpErrorOf(
+  error: unknown,
+): { status: number; body: { error: string; message: string }; headers: Record<string, string> } | undefined {
+  if (!(error instanceof BrokerError) || !error.expose) return undefined;
+  const mapping = HTTP_ERRORS[error.code];
+  if (mapping === undefined) return undefined;
+  const message = mapping.field === undefined ? error.message : `${mapping.field}: ${error.message}`;
+  return {
+    status: mapping.status,
+    body: { error: mapping.code ?? error.code, message },
+    headers: mapping.headers?.(error) ?? {},
+  };
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { HTTP_ERRORS, httpErrorOf } from '../../../functions/http/errors';
+import * as errors from '../../../shared/domain/errors';
+
+/** One instance of every exposed domain error class. */
+const domainErrors: errors.BrokerError[] = [
+  new errors.InvalidRequestError('body.token', 'is required'),
+  new errors.InvalidCursorError('is not a token this broker issued'),
+  new errors.UnauthorizedError(),
+  new errors.NotFoundError('no connection for lightspeed-x/demo'),
+  new errors.ReauthorizationRequiredError('connect again'),
+  new errors.TokenExpiredError('the personal token expired'),
+  new errors.ProviderUnavailableError('the provider is failing', 30),
+];
+
+describe('HTTP error table', () => {
+  it('covers every BrokerError class the domain exports, so none falls back to a 500 by omission', () => {
+    // Arrange
+    const classes = Object.values(errors).filter(
+      (value) => typeof value === 'function' && value.prototype instanceof errors.BrokerError,
+    );
+
+    // Assess
+    expect(domainErrors.map((error) => error.constructor)).toEqual(expect.arrayContaining(classes));
+    expect(domainErrors).toHaveLength(classes.length);
+    for (const error of domainErrors) expect(HTTP_ERRORS[error.code], error.code).toBeDefined();
+  });
+
+  it('keeps HTTP out of the domain: no domain error carries a status', () => {
+    for (const error of domainErrors) expect(error, error.name).not.toHaveProperty('status');
+  });
+
+  it.each([
+    ['InvalidRequestError', 0, 400, 'invalid_request', 'body.token: is required'],
+    ['InvalidCursorError', 1, 400, 'invalid_request', 'query.next_token: is not a token this broker issued'],
+    ['UnauthorizedError', 2, 401, 'unauthorized', 'missing or invalid credentials'],
+    ['NotFoundError', 3, 404, 'not_found', 'no connection for lightspeed-x/demo'],
+    ['ReauthorizationRequiredError', 4, 409, 'reauthorization_required', 'connect again'],
+    ['TokenExpiredError', 5, 409, 'token_expired', 'the personal token expired'],
+    ['ProviderUnavailableError', 6, 503, 'provider_unavailable', 'the provider is failing'],
+  ] as const)(
+    'answers a %s with the contract status, code and message',
+    (_, index, status, code, message) => {
+      // Act
+      const answer = httpErrorOf(domainErrors[index]);
+
+      // Assess
+      expect(answer?.status).toBe(status);
+      expect(answer?.body).toEqual({ error: code, message });
+    },
+  );
+
+  it('sets Retry-After from the table for provider_unavailable only', () => {
+    expect(httpErrorOf(domainErrors[6])?.headers).toEqual({ 'retry-after': '30' });
+    for (const error of domainErrors.slice(0, 6)) expect(httpErrorOf(error)?.headers).toEqual({});
+  });
+
+  it('hides errors that are not exposed domain errors', () => {
+    // Arrange
+    const hidden = new errors.NotFoundError('secret detail');
+    Object.defineProperty(hidden, 'expose', { value: false });
+
+    // Assess
+    expect(httpErrorOf(hidden)).toBeUndefined();
+    expect(httpErrorOf(new Error('boom'))).toBeUndefined();
+    expect(httpErrorOf(new errors.ProviderError('transient', 'provider failed'))).toBeUndefined();
+  });
+});
