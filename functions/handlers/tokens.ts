@@ -1,4 +1,6 @@
 /** `GET /tokens/{provider}/{account}`: the route SaaS backends call before every provider request. */
+
+import { tokenResponse } from '../http/presenters';
 import { connectionPathSchema, parseInput, tokenQuerySchema } from '../http/requests';
 import { json } from '../http/responses';
 import type { Services } from '../services';
@@ -15,7 +17,7 @@ export function createTokensHandler(services: Services) {
         forceRefresh: options.force_refresh,
         caller: caller ?? 'unknown',
       });
-      return json(200, token);
+      return json(200, tokenResponse(token));
     },
   });
 }

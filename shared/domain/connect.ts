@@ -139,11 +139,7 @@ export class ConnectService {
       keepUntil: now + 2 * CONNECT_SESSION_TTL_MS,
     };
     await sessions.createConnectSession(session);
-    return {
-      id: session.id,
-      connect_url: `${publicUrl}/connect/${session.id}`,
-      expires_at: new Date(session.expiresAt).toISOString(),
-    };
+    return { id: session.id, connectUrl: `${publicUrl}/connect/${session.id}`, expiresAt: session.expiresAt };
   }
 
   /**

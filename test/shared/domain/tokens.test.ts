@@ -120,14 +120,14 @@ describe('TokenService.getToken', () => {
 
     const answer = await fetchToken(key);
 
-    expect(answer).toMatchObject({ source: 'oauth', access_token: 'at-fresh' });
+    expect(answer).toMatchObject({ source: 'oauth', accessToken: 'at-fresh' });
     expect(f.requests.map((r) => r.command)).toEqual(['Get']);
     expect(reads()).toEqual(['oauth']);
     expect(f.cipher.opened).toEqual([item?.accessToken]);
 
     // The same token again: still one GetItem, and the opened token is reused.
     f.reset();
-    expect(await fetchToken(key)).toMatchObject({ source: 'oauth', access_token: 'at-fresh' });
+    expect(await fetchToken(key)).toMatchObject({ source: 'oauth', accessToken: 'at-fresh' });
     expect(reads()).toEqual(['oauth']);
     expect(f.cipher.opened).toEqual([]);
   });
@@ -137,7 +137,7 @@ describe('TokenService.getToken', () => {
     await storePersonal(key);
     f.reset();
 
-    expect(await fetchToken(key)).toMatchObject({ source: 'personal', access_token: 'pat-erp' });
+    expect(await fetchToken(key)).toMatchObject({ source: 'personal', accessToken: 'pat-erp' });
     expect(f.requests.map((r) => r.command)).toEqual(['Get']);
     expect(reads()).toEqual(['personal']);
     expect(f.cipher.opened).toEqual([]);
@@ -148,7 +148,7 @@ describe('TokenService.getToken', () => {
     await storePersonal(key);
     f.reset();
 
-    expect(await fetchToken(key)).toMatchObject({ source: 'personal', access_token: 'pat-personal-only' });
+    expect(await fetchToken(key)).toMatchObject({ source: 'personal', accessToken: 'pat-personal-only' });
     expect(reads()).toEqual(['oauth', 'personal']);
   });
 
@@ -176,7 +176,7 @@ describe('TokenService.getToken', () => {
 
     const answer = await fetchToken(key, 300);
 
-    expect(answer).toMatchObject({ source: 'personal', access_token: 'pat-dies-now' });
+    expect(answer).toMatchObject({ source: 'personal', accessToken: 'pat-dies-now' });
     expect(calls).toHaveLength(1);
     expect(reads().at(-1)).toBe('personal');
     expect((await f.store.getOAuth(key))?.status).toBe('reauthorization_required');
