@@ -4,11 +4,18 @@
  * cookie, and the provider's callback is checked and exchanged for tokens.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
 import { InvalidRequestError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
 import { ACCOUNT_PATTERN } from './model';
-import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
+import type {
+  Clock,
+  ConnectionStore,
+  HttpClient,
+  Logger,
+  OAuthClientCredentials,
+  ProviderRegistry,
+  SessionStore,
+} from './ports';
 import { retryWrite } from './retry';
 import type { Telemetry } from './telemetry';
 

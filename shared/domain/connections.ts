@@ -1,6 +1,5 @@
 /** Connection metadata (list, show, delete) and personal tokens (put, delete). Never a token out. */
 import { randomUUID } from 'node:crypto';
-import type { HttpClient, ProviderRegistry } from '../providers/types';
 import { InvalidRequestError, NotFoundError, ProviderError, ProviderUnavailableError } from './errors';
 import {
   type ConnectionKey,
@@ -10,7 +9,7 @@ import {
   type ProviderId,
   viewOf,
 } from './model';
-import type { Clock, ConnectionStore, Logger, SecretStore } from './ports';
+import type { Clock, ConnectionStore, HttpClient, Logger, ProviderRegistry, SecretStore } from './ports';
 import { effectiveCredential } from './precedence';
 import { DEFAULT_RETRY_POLICY, withRetries } from './retry';
 import { personalTokenSecretName } from './secret-names';

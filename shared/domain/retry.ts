@@ -5,6 +5,9 @@
 import { ProviderError } from './errors';
 import type { Clock } from './ports';
 
+/** The longest hold-off the broker accepts from a provider: longer ones are clamped to this. */
+export const MAX_RETRY_AFTER_SECONDS = 900;
+
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   readonly attempts: number;

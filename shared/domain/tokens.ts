@@ -1,6 +1,5 @@
 /** `GET /tokens/{provider}/{account}`: the current token of an account, refreshed once when needed. */
 
-import type { ProviderRegistry } from '../providers/types';
 import {
   NotFoundError,
   ProviderUnavailableError,
@@ -14,7 +13,7 @@ import type {
   PersonalConnection,
   ProviderId,
 } from './model';
-import type { Clock, ConnectionStore, Logger, SecretStore } from './ports';
+import type { Clock, ConnectionStore, Logger, ProviderRegistry, SecretStore } from './ports';
 import { effectiveCredential } from './precedence';
 import type { Refresher } from './refresh';
 import { personalTokenSecretName } from './secret-names';

@@ -11,13 +11,12 @@ import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../fun
 import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
 import { DynamoDbStore, type DynamoDbStoreOptions } from '../../shared/adapters/dynamodb/store';
 import { loadConfig } from '../../shared/config';
-import { EnvelopeCipher, type TokenCipher } from '../../shared/domain/crypto';
+import { EnvelopeCipher } from '../../shared/domain/crypto';
 import type { ConnectionKey } from '../../shared/domain/model';
-import { type Logger, systemClock } from '../../shared/domain/ports';
+import { type HttpClient, type Logger, systemClock, type TokenCipher } from '../../shared/domain/ports';
 import { Refresher, type RefresherDeps } from '../../shared/domain/refresh';
 import { silentTelemetry } from '../../shared/domain/telemetry';
 import { createProviders } from '../../shared/providers';
-import type { HttpClient } from '../../shared/providers/types';
 
 /** One DynamoDB request as the client sent it. */
 export interface RecordedRequest {

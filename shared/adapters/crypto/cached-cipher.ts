@@ -9,8 +9,9 @@
  * master key stops working within the same bound. Only access tokens go through it: refresh tokens
  * are never kept.
  */
-import type { TokenCipher } from '../../domain/crypto';
+
 import type { ConnectionKey } from '../../domain/model';
+import type { TokenCipher } from '../../domain/ports';
 
 export interface AccessTokenCacheOptions {
   /**

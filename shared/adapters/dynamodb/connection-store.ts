@@ -13,7 +13,6 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { TokenCipher } from '../../domain/crypto';
 import { ConcurrentUpdateError } from '../../domain/errors';
 import type {
   ConnectionKey,
@@ -23,7 +22,7 @@ import type {
   PersonalConnection,
   TokenSet,
 } from '../../domain/model';
-import type { ConnectionStore, LeaseRequest, RefreshFailure } from '../../domain/ports';
+import type { ConnectionStore, LeaseRequest, RefreshFailure, TokenCipher } from '../../domain/ports';
 import type { CachedAccessTokens } from '../crypto/cached-cipher';
 import { ConnectionQueries } from './connection-queries';
 import { LEASE_AND_FAILURE, type UpdateParts, updateExpression } from './expressions';

@@ -5,9 +5,8 @@
  * sits beside the cipher (../crypto/cached-cipher.ts).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { TokenCipher } from '../../domain/crypto';
 import type { ConnectSession, OAuthState, ProviderId } from '../../domain/model';
-import type { SessionStore } from '../../domain/ports';
+import type { SessionStore, TokenCipher } from '../../domain/ports';
 import { type AccessTokenCacheOptions, CachedAccessTokens } from '../crypto/cached-cipher';
 import { DynamoDbConnectionStore } from './connection-store';
 import { DynamoDbSessionStore } from './session-store';

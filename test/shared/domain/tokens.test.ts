@@ -5,11 +5,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, ReauthorizationRequiredError } from '../../../shared/domain/errors';
 import type { ConnectionKey } from '../../../shared/domain/model';
-import { type SecretStore, systemClock } from '../../../shared/domain/ports';
+import {
+  type HttpClient,
+  type ProviderRequest,
+  type SecretStore,
+  systemClock,
+} from '../../../shared/domain/ports';
 import { personalTokenSecretName } from '../../../shared/domain/secret-names';
 import { silentTelemetry } from '../../../shared/domain/telemetry';
 import { TokenService } from '../../../shared/domain/tokens';
-import type { HttpClient, ProviderRequest } from '../../../shared/providers/types';
 import {
   fixtureRefresher,
   SILENT_LOGGER,
