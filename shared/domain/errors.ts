@@ -124,6 +124,18 @@ export class UnusableTokenAnswerError extends ProviderError {
   }
 }
 
+/** The tokens of a finished exchange could not be stored, even after retries; the code is spent. */
+export class AuthorizationNotStoredError extends Error {
+  override readonly name = 'AuthorizationNotStoredError';
+  readonly code = 'authorization_not_stored';
+  /** Safe for the log: names the account, never a token. */
+  readonly operatorMessage: string;
+  constructor(key: { provider: string; account: string }, attempts: number, options: { cause: unknown }) {
+    super('the tokens of a finished code exchange could not be stored', options);
+    this.operatorMessage = `${key.provider}/${key.account}: the provider issued tokens but ${attempts} writes failed; the retailer must connect again`;
+  }
+}
+
 /** A conditional write lost a race (lease taken, version moved on); the caller re-reads. */
 export class ConcurrentUpdateError extends Error {
   override readonly name = 'ConcurrentUpdateError';

@@ -118,3 +118,20 @@ export async function retryWrite<T>(write: () => Promise<T>, retry: WriteRetry, 
     }
   }
 }
+
+class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
+/** `work`, or a DeadlineError once `ms` have passed (the work itself goes on). */
+export async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError('no time left before the callback must answer')), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

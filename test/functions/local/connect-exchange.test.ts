@@ -6,7 +6,8 @@
  */
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AuthorizationNotStoredError, ConnectService } from '../../../shared/domain/connect';
+import { ConnectService } from '../../../shared/domain/connect';
+import { AuthorizationNotStoredError } from '../../../shared/domain/errors';
 import type { OAuthAdapter, ProviderRegistry } from '../../../shared/domain/ports';
 import {
   connect,
