@@ -1,8 +1,8 @@
 /**
  * Domain errors. Each has a stable `code` and no transport detail: the HTTP layer's one table
  * (functions/http/errors.ts) maps codes to statuses and headers. Those with `expose` set reach
- * callers as they are, everything else becomes a bare 500. Messages never
- * contain a token, a code, a secret or a provider's raw body.
+ * callers as they are, everything else becomes a bare 500. Messages never contain a token, a
+ * code, a secret or a provider's raw body.
  */
 export abstract class BrokerError extends Error {
   abstract readonly code: string;
@@ -10,10 +10,16 @@ export abstract class BrokerError extends Error {
   readonly expose: boolean = true;
 }
 
+/** The base of one exposed domain error: its class name and stable code, nothing else. */
+function brokerError<const Code extends string>(name: string, code: Code) {
+  return class extends BrokerError {
+    override readonly name = name;
+    readonly code = code;
+  };
+}
+
 /** A path, query or body field is malformed; `field` names it. */
-export class InvalidRequestError extends BrokerError {
-  override readonly name = 'InvalidRequestError';
-  readonly code = 'invalid_request';
+export class InvalidRequestError extends brokerError('InvalidRequestError', 'invalid_request') {
   constructor(
     readonly field: string,
     message: string,
@@ -23,40 +29,32 @@ export class InvalidRequestError extends BrokerError {
 }
 
 /** A listing cursor this broker did not issue, or issued for another filter. */
-export class InvalidCursorError extends BrokerError {
-  override readonly name = 'InvalidCursorError';
-  readonly code = 'invalid_cursor';
-}
+export class InvalidCursorError extends brokerError('InvalidCursorError', 'invalid_cursor') {}
 
-export class UnauthorizedError extends BrokerError {
-  override readonly name = 'UnauthorizedError';
-  readonly code = 'unauthorized';
+/** The caller did not authenticate. */
+export class UnauthorizedError extends brokerError('UnauthorizedError', 'unauthorized') {
   constructor(message = 'missing or invalid credentials') {
     super(message);
   }
 }
 
-export class NotFoundError extends BrokerError {
-  override readonly name = 'NotFoundError';
-  readonly code = 'not_found';
-}
+/** No such connection, personal token or session. */
+export class NotFoundError extends brokerError('NotFoundError', 'not_found') {}
 
 /** The provider refused the refresh token; the retailer must connect again. */
-export class ReauthorizationRequiredError extends BrokerError {
-  override readonly name = 'ReauthorizationRequiredError';
-  readonly code = 'reauthorization_required';
-}
+export class ReauthorizationRequiredError extends brokerError(
+  'ReauthorizationRequiredError',
+  'reauthorization_required',
+) {}
 
 /** A personal token is past its `expires_at`. */
-export class TokenExpiredError extends BrokerError {
-  override readonly name = 'TokenExpiredError';
-  readonly code = 'token_expired';
-}
+export class TokenExpiredError extends brokerError('TokenExpiredError', 'token_expired') {}
 
 /** The token must be refreshed and the provider is failing; retry after `retryAfterSeconds`. */
-export class ProviderUnavailableError extends BrokerError {
-  override readonly name = 'ProviderUnavailableError';
-  readonly code = 'provider_unavailable';
+export class ProviderUnavailableError extends brokerError(
+  'ProviderUnavailableError',
+  'provider_unavailable',
+) {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,

@@ -107,31 +107,27 @@ export function dueKeyOf(item: Item): (ConnectionKey & { source: 'oauth' | 'pers
 /** Single-use items (sessions, states) are removed by DynamoDB TTL once they can no longer be used. */
 const ttlOf = (keepUntil: number) => ({ [TABLE.ttlAttribute]: Math.ceil(keepUntil / 1000) });
 
+/** Where a connect flow leads, which a session hands on to each of its OAuth states. */
+const flowTarget = (item: Item) => ({
+  provider: item.provider as ProviderId,
+  returnTo: str(item.returnTo),
+  reference: str(item.reference),
+});
+
 export const sessionPk = (id: string): string => `session#${id}`;
 export const statePk = (state: string): string => `state#${state}`;
 
 /** A connect session's item; it lives (for its audit) until `keepUntil`. */
 export function sessionItem(session: ConnectSession): Item {
-  return {
-    pk: sessionPk(session.id),
-    sk: 'session',
-    provider: session.provider,
-    returnTo: session.returnTo,
-    reference: session.reference,
-    createdAt: session.createdAt,
-    expiresAt: session.expiresAt,
-    keepUntil: session.keepUntil,
-    attempts: 0,
-    ...ttlOf(session.keepUntil),
-  };
+  const { id, ...attributes } = session;
+  return { pk: sessionPk(id), sk: 'session', ...attributes, attempts: 0, ...ttlOf(session.keepUntil) };
 }
 
+/** The session an item holds (`keepUntil` defaults to the expiry for items written before it existed). */
 export function toSession(id: string, item: Item): ConnectSession {
   return {
     id,
-    provider: item.provider as ProviderId,
-    returnTo: str(item.returnTo),
-    reference: str(item.reference),
+    ...flowTarget(item),
     createdAt: Number(item.createdAt),
     expiresAt: Number(item.expiresAt),
     keepUntil: num(item.keepUntil) ?? Number(item.expiresAt),
@@ -140,29 +136,18 @@ export function toSession(id: string, item: Item): ConnectSession {
 
 /** An OAuth state's item; gone with its expiry. */
 export function stateItem(state: OAuthState): Item {
-  return {
-    pk: statePk(state.state),
-    sk: 'state',
-    provider: state.provider,
-    sessionId: state.sessionId,
-    browserBindingHash: state.browserBindingHash,
-    codeVerifier: state.codeVerifier,
-    returnTo: state.returnTo,
-    reference: state.reference,
-    expiresAt: state.expiresAt,
-    ...ttlOf(state.expiresAt),
-  };
+  const { state: id, ...attributes } = state;
+  return { pk: statePk(id), sk: 'state', ...attributes, ...ttlOf(state.expiresAt) };
 }
 
+/** The OAuth state an item holds. */
 export function toState(state: string, item: Item): OAuthState {
   return {
     state,
-    provider: item.provider as ProviderId,
+    ...flowTarget(item),
     sessionId: String(item.sessionId),
     browserBindingHash: String(item.browserBindingHash),
     codeVerifier: str(item.codeVerifier),
-    returnTo: str(item.returnTo),
-    reference: str(item.reference),
     expiresAt: Number(item.expiresAt),
   };
 }

@@ -9,9 +9,13 @@ import {
   type ConnectionStatus,
   connectionStatus,
   EXPIRING_WINDOW_MS,
-  type PersonalConnection,
 } from '../../../../shared/domain/model';
-import { type StoreFixture, startStoreFixture } from '../../../helpers/store';
+import {
+  authorizeIn,
+  personalConnection,
+  type StoreFixture,
+  startStoreFixture,
+} from '../../../helpers/store';
 
 let f: StoreFixture;
 beforeAll(async () => {
@@ -24,22 +28,8 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
 
-async function authorize(key: ConnectionKey) {
-  const now = Date.now();
-  await f.store.saveAuthorization(
-    key,
-    { accessToken: `at-${key.account}`, refreshToken: `rt-${key.account}`, expiresAt: now + HOUR },
-    { now },
-  );
-}
-
-const personal = (key: ConnectionKey, expiresAt?: number): PersonalConnection => ({
-  ...key,
-  source: 'personal',
-  secretVersion: 'v1',
-  connectedAt: Date.now(),
-  expiresAt,
-});
+const authorize = (key: ConnectionKey, suffix = '') => authorizeIn(f.store, key, suffix);
+const personal = personalConnection;
 
 describe('DynamoDbStore.list cursors', () => {
   const now = Date.now();

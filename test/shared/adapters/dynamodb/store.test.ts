@@ -5,8 +5,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DecryptionError } from '../../../../shared/domain/crypto';
 import { ConcurrentUpdateError } from '../../../../shared/domain/errors';
-import type { ConnectionKey, PersonalConnection } from '../../../../shared/domain/model';
-import { type StoreFixture, startStoreFixture } from '../../../helpers/store';
+import type { ConnectionKey } from '../../../../shared/domain/model';
+import {
+  authorizeIn,
+  personalConnection,
+  type StoreFixture,
+  startStoreFixture,
+} from '../../../helpers/store';
 
 let f: StoreFixture;
 beforeAll(async () => {
@@ -18,26 +23,8 @@ beforeEach(() => f.reset());
 const HOUR = 3_600_000;
 const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
 
-async function authorize(key: ConnectionKey, suffix = '') {
-  const now = Date.now();
-  await f.store.saveAuthorization(
-    key,
-    {
-      accessToken: `at-${key.account}${suffix}`,
-      refreshToken: `rt-${key.account}${suffix}`,
-      expiresAt: now + HOUR,
-    },
-    { now },
-  );
-}
-
-const personal = (key: ConnectionKey, expiresAt?: number): PersonalConnection => ({
-  ...key,
-  source: 'personal',
-  secretVersion: 'v1',
-  connectedAt: Date.now(),
-  expiresAt,
-});
+const authorize = (key: ConnectionKey, suffix = '') => authorizeIn(f.store, key, suffix);
+const personal = personalConnection;
 
 describe('DynamoDbStore reads for a token fetch', () => {
   it('reads an OAuth connection with one consistent GetItem and opens only its access token', async () => {
