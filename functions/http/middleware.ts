@@ -6,10 +6,9 @@
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { InvalidRequestError, UnauthorizedError } from '../../shared/domain/errors';
 import type { Logger } from '../../shared/domain/ports';
 import { getKeyOf, methodsOf, routeKey, routes } from '../routes';
-import { httpErrorOf } from './errors';
+import { httpErrorOf, InvalidRequestError, UnauthorizedError } from './errors';
 import { pages } from './pages';
 import { type HttpResult, json, page } from './responses';
 

@@ -8,8 +8,8 @@
  */
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { InvalidRequestError } from '../../shared/domain/errors';
 import { ACCOUNT_PATTERN, PROVIDER_IDS } from '../../shared/domain/model';
+import { InvalidRequestError } from './errors';
 
 // zod/mini leaves the default messages to the application (the chainable API loads English itself):
 // the checks without a message of their own keep their wording, e.g. "Invalid input: expected

@@ -4,7 +4,7 @@
  * cookie, and the provider's callback is checked and exchanged for tokens.
  */
 import { bindingCookieName, bindingHash, isConnectToken, pkceChallenge, randomToken } from './connect-tokens';
-import { AuthorizationNotStoredError, InvalidRequestError, ProviderError } from './errors';
+import { AuthorizationNotStoredError, InvalidInputError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
 import { ACCOUNT_PATTERN } from './model';
 import type {
@@ -93,20 +93,20 @@ export class ConnectService {
   }) {
     const { providers, clientId, clock, sessions, publicUrl, returnToOrigins } = this.deps;
     if (providers[input.provider].oauth === undefined) {
-      throw new InvalidRequestError(
-        'body.provider',
+      throw new InvalidInputError(
+        'provider',
         `${input.provider} has no OAuth flow; store its personal access token with PUT /personal-tokens/${input.provider}/{account}`,
       );
     }
     if (clientId(input.provider) === undefined) {
-      throw new InvalidRequestError(
-        'body.provider',
+      throw new InvalidInputError(
+        'provider',
         `${input.provider} is not configured on this broker (no client id)`,
       );
     }
     if (input.returnTo !== undefined && !returnToOrigins.includes(new URL(input.returnTo).origin)) {
-      throw new InvalidRequestError(
-        'body.return_to',
+      throw new InvalidInputError(
+        'returnTo',
         `origin ${new URL(input.returnTo).origin} is not allowed (BROKER_RETURN_TO_ORIGINS)`,
       );
     }

@@ -1,6 +1,6 @@
 /** Connection metadata (list, show, delete) and personal tokens (put, delete). Never a token out. */
 import { randomUUID } from 'node:crypto';
-import { InvalidRequestError, NotFoundError, ProviderError, ProviderUnavailableError } from './errors';
+import { InvalidInputError, NotFoundError, ProviderError, ProviderUnavailableError } from './errors';
 import {
   type ConnectionKey,
   type ConnectionStatus,
@@ -137,14 +137,14 @@ export class ConnectionService {
     const expiresAt =
       input.expiresAt === undefined || input.expiresAt === null ? undefined : Date.parse(input.expiresAt);
     if (expiresAt !== undefined && expiresAt <= now) {
-      throw new InvalidRequestError('body.expires_at', 'is in the past; the token would be unusable');
+      throw new InvalidInputError('expiresAt', 'is in the past; the token would be unusable');
     }
     const provider = providers[key.provider];
     const maxDays = provider.personalTokenMaxDays;
     // A day of slack for time zones and clocks; beyond that no real token of this provider exists.
     if (maxDays !== undefined && expiresAt !== undefined && expiresAt - now > (maxDays + 1) * DAY_MS) {
-      throw new InvalidRequestError(
-        'body.expires_at',
+      throw new InvalidInputError(
+        'expiresAt',
         `${provider.displayName} personal access tokens expire within ${maxDays} days of creation; check the date`,
       );
     }
@@ -208,17 +208,14 @@ export class ConnectionService {
     }
     logger.info('personal token verified', { ...key, status });
     if (status === 401)
-      throw new InvalidRequestError(
-        'body.token',
-        `${providers[key.provider].displayName} refused this token (401)`,
-      );
+      throw new InvalidInputError('token', `${providers[key.provider].displayName} refused this token (401)`);
     if (status === 404)
-      throw new InvalidRequestError(
-        'path.account',
+      throw new InvalidInputError(
+        'account',
         `${providers[key.provider].displayName} does not know this account (404)`,
       );
     if (!(status >= 200 && status < 300) && status !== 403) {
-      throw new InvalidRequestError('body.token', `the provider answered ${status} to the verification call`);
+      throw new InvalidInputError('token', `the provider answered ${status} to the verification call`);
     }
   }
 

@@ -11,29 +11,25 @@ export abstract class BrokerError extends Error {
 }
 
 /** The base of one exposed domain error: its class name and stable code, nothing else. */
-function brokerError<const Code extends string>(name: string, code: Code) {
+export function brokerError<const Code extends string>(name: string, code: Code) {
   return class extends BrokerError {
     override readonly name = name;
     readonly code = code;
   };
 }
 
-/** A path, query or body field is malformed; `field` names it. */
-export class InvalidRequestError extends brokerError('InvalidRequestError', 'invalid_request') {
+/** The inputs of the domain's operations that can be refused, by their domain names. */
+export type DomainInput = 'provider' | 'account' | 'returnTo' | 'token' | 'expiresAt' | 'cursor';
+
+/**
+ * An input the domain refuses (the HTTP layer names the request field it came from). A cursor is
+ * refused when this broker did not issue it, or issued it for another filter.
+ */
+export class InvalidInputError extends brokerError('InvalidInputError', 'invalid_input') {
   constructor(
-    readonly field: string,
+    readonly input: DomainInput,
     message: string,
   ) {
-    super(`${field}: ${message}`);
-  }
-}
-
-/** A listing cursor this broker did not issue, or issued for another filter. */
-export class InvalidCursorError extends brokerError('InvalidCursorError', 'invalid_cursor') {}
-
-/** The caller did not authenticate. */
-export class UnauthorizedError extends brokerError('UnauthorizedError', 'unauthorized') {
-  constructor(message = 'missing or invalid credentials') {
     super(message);
   }
 }

@@ -2,7 +2,7 @@
  * The listing's cursor codec. A cursor names the partition (provider) a listing is in and
  * DynamoDB's LastEvaluatedKey inside it; what comes back is checked before DynamoDB sees it.
  */
-import { InvalidCursorError } from '../../domain/errors';
+import { InvalidInputError } from '../../domain/errors';
 import { ACCOUNT_PATTERN, PROVIDER_IDS, type ProviderId } from '../../domain/model';
 
 export interface Cursor {
@@ -16,8 +16,8 @@ export interface Cursor {
 export const encodeCursor = (cursor: Cursor): string =>
   Buffer.from(JSON.stringify(cursor)).toString('base64url');
 
-const foreignCursor = () => new InvalidCursorError('is not a token this broker issued');
-const otherFilter = () => new InvalidCursorError('does not belong to this provider filter');
+const foreignCursor = () => new InvalidInputError('cursor', 'is not a token this broker issued');
+const otherFilter = () => new InvalidInputError('cursor', 'does not belong to this provider filter');
 
 /**
  * A cursor this store issued for `partitions`. Its start key goes to DynamoDB as ExclusiveStartKey,

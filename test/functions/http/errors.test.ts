@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { HTTP_ERRORS, httpErrorOf } from '../../../functions/http/errors';
+import {
+  HTTP_ERRORS,
+  httpErrorOf,
+  InvalidRequestError,
+  UnauthorizedError,
+} from '../../../functions/http/errors';
 import * as errors from '../../../shared/domain/errors';
 
-/** One instance of every exposed domain error class. */
+/** One instance of every exposed error class: the HTTP layer's own two, then the domain's. */
 const domainErrors: errors.BrokerError[] = [
-  new errors.InvalidRequestError('body.token', 'is required'),
-  new errors.InvalidCursorError('is not a token this broker issued'),
-  new errors.UnauthorizedError(),
+  new InvalidRequestError('body.token', 'is required'),
+  new errors.InvalidInputError('cursor', 'is not a token this broker issued'),
+  new UnauthorizedError(),
   new errors.NotFoundError('no connection for lightspeed-x/demo'),
   new errors.ReauthorizationRequiredError('connect again'),
   new errors.TokenExpiredError('the personal token expired'),
@@ -22,7 +27,7 @@ describe('HTTP error table', () => {
 
     // Assess
     expect(domainErrors.map((error) => error.constructor)).toEqual(expect.arrayContaining(classes));
-    expect(domainErrors).toHaveLength(classes.length);
+    expect(domainErrors).toHaveLength(classes.length + 2);
     for (const error of domainErrors) expect(HTTP_ERRORS[error.code], error.code).toBeDefined();
   });
 
@@ -32,7 +37,7 @@ describe('HTTP error table', () => {
 
   it.each([
     ['InvalidRequestError', 0, 400, 'invalid_request', 'body.token: is required'],
-    ['InvalidCursorError', 1, 400, 'invalid_request', 'query.next_token: is not a token this broker issued'],
+    ['InvalidInputError', 1, 400, 'invalid_request', 'query.next_token: is not a token this broker issued'],
     ['UnauthorizedError', 2, 401, 'unauthorized', 'missing or invalid credentials'],
     ['NotFoundError', 3, 404, 'not_found', 'no connection for lightspeed-x/demo'],
     ['ReauthorizationRequiredError', 4, 409, 'reauthorization_required', 'connect again'],
@@ -53,6 +58,20 @@ describe('HTTP error table', () => {
   it('sets Retry-After from the table for provider_unavailable only', () => {
     expect(httpErrorOf(domainErrors[6])?.headers).toEqual({ 'retry-after': '30' });
     for (const error of domainErrors.slice(0, 6)) expect(httpErrorOf(error)?.headers).toEqual({});
+  });
+
+  it.each([
+    ['provider', 'body.provider'],
+    ['account', 'path.account'],
+    ['returnTo', 'body.return_to'],
+    ['token', 'body.token'],
+    ['expiresAt', 'body.expires_at'],
+    ['cursor', 'query.next_token'],
+  ] as const)('names the request field of the domain input %s as %s', (input, field) => {
+    expect(httpErrorOf(new errors.InvalidInputError(input, 'is wrong'))?.body).toEqual({
+      error: 'invalid_request',
+      message: `${field}: is wrong`,
+    });
   });
 
   it('hides errors that are not exposed domain errors', () => {

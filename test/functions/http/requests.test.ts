@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod/mini';
-import { httpErrorOf } from '../../../functions/http/errors';
+import { httpErrorOf, InvalidRequestError } from '../../../functions/http/errors';
 import {
   connectionPathSchema,
   connectSessionBodySchema,
@@ -10,7 +10,6 @@ import {
   personalTokenBodySchema,
   tokenQuerySchema,
 } from '../../../functions/http/requests';
-import { InvalidRequestError } from '../../../shared/domain/errors';
 import { ACCOUNT_PATTERN } from '../../../shared/domain/model';
 
 /** The InvalidRequestError that `run` throws. */

@@ -3,7 +3,7 @@
  * before any query, and filters by the very connectionStatus() the metadata shows.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidCursorError } from '../../../../shared/domain/errors';
+import { InvalidInputError } from '../../../../shared/domain/errors';
 import {
   type ConnectionKey,
   type ConnectionStatus,
@@ -59,7 +59,7 @@ describe('DynamoDbStore.list cursors', () => {
 
   it('refuses a cursor it did not issue with a domain error, before any query (cursor.test.ts has the cases)', async () => {
     const error = await page(encode({ p: 0, k: { pk: 'x' } })).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(InvalidCursorError);
+    expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).not.toHaveProperty('field');
     expect(f.requests.filter((request) => request.command === 'Query')).toEqual([]);
   });

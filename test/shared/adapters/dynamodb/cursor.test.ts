@@ -1,7 +1,7 @@
 /** The listing cursor codec: what it issues it accepts, anything else is refused with a domain error. */
 import { describe, expect, it } from 'vitest';
 import { type Cursor, decodeCursor, encodeCursor } from '../../../../shared/adapters/dynamodb/cursor';
-import { InvalidCursorError } from '../../../../shared/domain/errors';
+import { InvalidInputError } from '../../../../shared/domain/errors';
 import { PROVIDER_IDS, type ProviderId } from '../../../../shared/domain/model';
 
 const encode = (cursor: unknown) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
@@ -48,10 +48,14 @@ describe('cursor codec', () => {
     ['a fractional partition', encode({ p: 0.5 })],
     ['JSON that is no object', encode(null)],
     ['no JSON at all', 'not-a-cursor'],
-  ])('refuses %s with an InvalidCursorError naming no request field', (_, cursor) => {
+  ])('refuses %s with an InvalidInputError on the cursor, naming no request field', (_, cursor) => {
     const error = refusal(cursor);
-    expect(error).toBeInstanceOf(InvalidCursorError);
-    expect(error).toMatchObject({ code: 'invalid_cursor', message: 'is not a token this broker issued' });
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error).toMatchObject({
+      code: 'invalid_input',
+      input: 'cursor',
+      message: 'is not a token this broker issued',
+    });
     expect(error).not.toHaveProperty('field');
   });
 
