@@ -65,6 +65,12 @@ export const HTTP_ERRORS: Readonly<Record<string, HttpError>> = {
   },
 };
 
+/** The contract's `error` codes, in the table's order, then the bare 500's. */
+export const PUBLIC_ERROR_CODES = [
+  ...new Set(Object.entries(HTTP_ERRORS).map(([code, mapping]) => mapping.code ?? code)),
+  'internal_error',
+] as const;
+
 /** What a caller sees of an error: its status, body and headers; undefined when it must stay hidden. */
 export function httpErrorOf(
   error: unknown,

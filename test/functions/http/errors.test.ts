@@ -3,6 +3,7 @@ import {
   HTTP_ERRORS,
   httpErrorOf,
   InvalidRequestError,
+  PUBLIC_ERROR_CODES,
   UnauthorizedError,
 } from '../../../functions/http/errors';
 import * as errors from '../../../shared/domain/errors';
@@ -29,6 +30,18 @@ describe('HTTP error table', () => {
     expect(domainErrors.map((error) => error.constructor)).toEqual(expect.arrayContaining(classes));
     expect(domainErrors).toHaveLength(classes.length + 2);
     for (const error of domainErrors) expect(HTTP_ERRORS[error.code], error.code).toBeDefined();
+  });
+
+  it('derives the public error codes (OpenAPI uses them) from the table, each once', () => {
+    expect(PUBLIC_ERROR_CODES).toEqual([
+      'invalid_request',
+      'unauthorized',
+      'not_found',
+      'reauthorization_required',
+      'token_expired',
+      'provider_unavailable',
+      'internal_error',
+    ]);
   });
 
   it('keeps HTTP out of the domain: no domain error carries a status', () => {
