@@ -5,8 +5,9 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { connectionPathSchema, parseInput, tokenQuerySchema } from '../../shared/domain/validation';
 import type { BrokerEvent } from '../http/middleware';
+import { tokenResponse } from '../http/presenters';
+import { connectionPathSchema, parseInput, tokenQuerySchema } from '../http/requests';
 import { type HttpResult, json } from '../http/responses';
 import { routeKey } from '../routes';
 import type { Services } from '../services';
@@ -101,7 +102,7 @@ export function createTokensHandler(services: Services, options: { directInvocat
           forceRefresh: options.force_refresh,
           caller: caller ?? 'unknown',
         });
-        return json(200, token);
+        return json(200, tokenResponse(token));
       },
     },
     options.directInvocation === true ? [directInvocation()] : [],

@@ -34,8 +34,6 @@
  * Inside one process an in-flight map lets concurrent callers share one promise without polling.
  */
 
-import { MAX_RETRY_AFTER_SECONDS } from '../providers/retry-after';
-import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
 import {
   ConcurrentUpdateError,
   NotFoundError,
@@ -52,8 +50,21 @@ import type {
   ProviderId,
   TokenSet,
 } from './model';
-import type { Clock, ConnectionStore, Logger } from './ports';
-import { GRANT_RETRY_POLICY, type RetryPolicy, retryWrite, withRetries } from './retry';
+import type {
+  Clock,
+  ConnectionStore,
+  HttpClient,
+  Logger,
+  OAuthClientCredentials,
+  ProviderRegistry,
+} from './ports';
+import {
+  GRANT_RETRY_POLICY,
+  MAX_RETRY_AFTER_SECONDS,
+  type RetryPolicy,
+  retryWrite,
+  withRetries,
+} from './retry';
 import type { Telemetry } from './telemetry';
 
 export interface RefreshOptions {
