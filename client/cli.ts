@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { PROVIDER_DEFINITIONS } from '../shared/providers';
 import { TokenBrokerClient } from './client';
 import { ProviderUnavailableError, TokenBrokerError } from './errors';
 import { duration, fields, table, when } from './format';
@@ -186,7 +187,10 @@ export async function run(args: readonly string[], io: CliIo = processIo()): Pro
     .command('show')
     .description('show the connection a token fetch would use')
     .addArgument(providerArgument())
-    .argument('<account>', 'the account (Lightspeed domain prefix, Xentral instance id)')
+    .argument(
+      '<account>',
+      `the account (${PROVIDER_DEFINITIONS.map((p) => p.account.description).join(', ')})`,
+    )
     .action(async (provider: Provider, account: string, _options: unknown, command: Command) => {
       const client = await connect(command);
       const connection = await client.getConnection(provider, account);
@@ -441,7 +445,8 @@ function tokenFields(t: TokenResponse, now: number): string {
 }
 
 function providerArgument(): Argument {
-  return new Argument('<provider>', 'lightspeed-x or xentral').choices(PROVIDERS);
+  const ids = [...PROVIDERS];
+  return new Argument('<provider>', `${ids.slice(0, -1).join(', ')} or ${ids.at(-1)}`).choices(ids);
 }
 
 function integer(min: number, max: number) {

@@ -1,10 +1,12 @@
 /**
  * The public contract's shapes (docs/api.md) as a backend sees them. Written out here rather than
- * imported from `shared/` so the client carries no broker code (zod, the domain) into its callers.
+ * imported from `shared/` so the client carries no broker code (zod, the domain) into its callers;
+ * only the provider ids come from the provider registry, which imports no library.
  */
+import { PROVIDER_IDS, type ProviderId } from '../shared/providers';
 
-export const PROVIDERS = ['lightspeed-x', 'xentral'] as const;
-export type Provider = (typeof PROVIDERS)[number];
+export const PROVIDERS = PROVIDER_IDS;
+export type Provider = ProviderId;
 
 export const CONNECTION_STATUSES = ['active', 'reauthorization_required', 'expired'] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];

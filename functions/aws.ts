@@ -29,6 +29,7 @@ import { ConfigError, ENV, loadConfig } from '../shared/config';
 import { EnvelopeCipher } from '../shared/domain/crypto';
 import { type MetricSink, systemClock } from '../shared/domain/ports';
 import { logEventSink } from '../shared/domain/telemetry';
+import { providerDefinition } from '../shared/providers';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
@@ -85,9 +86,9 @@ export function awsServices(): Services {
     store: new DynamoDbStore(createDocumentClient(tracer), config.tableName, cipher),
     secrets,
     clientSecret: async (provider) => {
-      const id = config.lightspeed.clientSecretArn;
-      if (provider !== 'lightspeed-x' || id === undefined) {
-        throw new Error(`${ENV.lightspeedClientSecretArn} is not set`);
+      const id = config.providers[provider]?.app?.clientSecretArn;
+      if (id === undefined) {
+        throw new Error(`${providerDefinition(provider).oauth?.env.clientSecretArn ?? provider} is not set`);
       }
       const secret = await clientSecrets.get(id);
       if (secret === undefined || secret.value.trim() === '') {

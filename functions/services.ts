@@ -22,10 +22,12 @@ import type { RetryPolicy } from '../shared/domain/retry';
 import { type SweepReport, sweep } from '../shared/domain/sweep';
 import { Telemetry } from '../shared/domain/telemetry';
 import { TokenService } from '../shared/domain/tokens';
-import { createProviders } from '../shared/providers';
+import { createProviders, type ProviderDefinitions } from '../shared/providers';
 
 export interface Runtime {
   readonly config: BrokerConfig;
+  /** The providers served, when not the built-ins (`config` was read for the same list). */
+  readonly providerDefinitions?: ProviderDefinitions;
   readonly store: ConnectionStore & SessionStore;
   readonly secrets: SecretStore;
   /** The broker's client secret for a provider (env locally, Secrets Manager on AWS). */
@@ -65,12 +67,12 @@ export function createServices(runtime: Runtime): Services {
     logger,
     now: clock.now,
   });
-  const providers = createProviders(config);
-  const clientIds: Partial<Record<ProviderId, string>> = { 'lightspeed-x': config.lightspeed.clientId };
+  const providers = createProviders(config, runtime.providerDefinitions);
+  const clientId = (provider: ProviderId): string | undefined => config.providers[provider]?.app?.clientId;
   const credentials = async (provider: ProviderId): Promise<OAuthClientCredentials> => {
-    const clientId = clientIds[provider];
-    if (clientId === undefined) throw new Error(`${provider} has no client id configured`);
-    return { clientId, clientSecret: await runtime.clientSecret(provider) };
+    const id = clientId(provider);
+    if (id === undefined) throw new Error(`${provider} has no client id configured`);
+    return { clientId: id, clientSecret: await runtime.clientSecret(provider) };
   };
   const refresher = new Refresher({
     store,
@@ -105,7 +107,7 @@ export function createServices(runtime: Runtime): Services {
       sessions: store,
       providers,
       credentials,
-      clientId: (provider) => clientIds[provider],
+      clientId,
       countConnected: (provider) => store.countOAuthConnections(provider),
       telemetry,
       http,
@@ -123,7 +125,7 @@ export function createServices(runtime: Runtime): Services {
       secretPrefix,
       telemetry,
       http,
-      clientId: (provider) => clientIds[provider],
+      clientId,
     }),
     health: () => store.ping(),
     sweep: () =>

@@ -5,16 +5,33 @@
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { PROVIDER_DEFINITIONS } from '../shared/providers';
 import type { TokenBrokerStackProps } from './stack';
+import type { OAuthClientOptions, OAuthProviderId } from './token-broker';
+
+/** Each OAuth provider's keys, named after its definition's `oauth.context` (`lightspeedClientId`, …). */
+const PROVIDER_CONTEXT_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
+  PROVIDER_DEFINITIONS.flatMap(({ oauth }) =>
+    oauth === undefined
+      ? []
+      : [
+          [
+            `${oauth.context}ClientId`,
+            `${oauth.portalName} OAuth client id; without it OAuth connect is not configured`,
+          ],
+          [
+            `${oauth.context}ClientSecretArn`,
+            'complete ARN of an existing secret holding the client secret (default: created)',
+          ],
+          [`${oauth.context}Scopes`, 'space- or comma-separated scopes (default: the broker read-only set)'],
+        ],
+  ),
+);
 
 /** Every context key the app reads, with what it means (also listed in the README, "Deploy to AWS"). */
 export const CONTEXT_KEYS = {
   stackName: 'stack name (default TokenBroker); also the default secret prefix, lower-cased',
-  lightspeedClientId:
-    'Lightspeed Retail (X-Series) OAuth client id; without it OAuth connect is not configured',
-  lightspeedClientSecretArn:
-    'complete ARN of an existing secret holding the client secret (default: created)',
-  lightspeedScopes: 'space- or comma-separated scopes (default: the broker read-only set)',
+  ...PROVIDER_CONTEXT_KEYS,
   returnToOrigins: 'comma-separated origins allowed as return_to',
   refreshMarginSeconds: 'the sweep refreshes tokens expiring within this (default 900)',
   sweepIntervalSeconds: 'how often the sweep runs, at least 60 (default 300)',
@@ -30,7 +47,10 @@ export const CONTEXT_KEYS = {
   throttleRateLimit: 'steady-state requests per second of the API (default 100)',
   throttleBurstLimit: 'burst requests of the API (default 200)',
 } as const;
-export type ContextKey = keyof typeof CONTEXT_KEYS;
+/** A general key, or an OAuth provider's (`<context>ClientId`, `<context>ClientSecretArn`, `<context>Scopes`). */
+export type ContextKey =
+  | Exclude<keyof typeof CONTEXT_KEYS, number>
+  | `${string}${'ClientId' | 'ClientSecretArn' | 'Scopes'}`;
 
 export interface BrokerContext {
   readonly stackName: string;
@@ -68,11 +88,23 @@ export function readBrokerContext(node: Node): BrokerContext {
   };
 
   const stackName = text('stackName') ?? 'TokenBroker';
-  const clientId = text('lightspeedClientId');
-  const clientSecretArn = text('lightspeedClientSecretArn');
-  const scopes = list('lightspeedScopes', /[\s,]+/);
-  if (clientId === undefined && (clientSecretArn !== undefined || scopes !== undefined)) {
-    throw new Error('context lightspeedClientSecretArn/lightspeedScopes need lightspeedClientId');
+  const providers: Partial<Record<OAuthProviderId, OAuthClientOptions>> = {};
+  for (const { id, oauth } of PROVIDER_DEFINITIONS) {
+    if (oauth === undefined) continue;
+    const key = (suffix: 'ClientId' | 'ClientSecretArn' | 'Scopes'): ContextKey =>
+      `${oauth.context}${suffix}`;
+    const clientId = text(key('ClientId'));
+    const clientSecretArn = text(key('ClientSecretArn'));
+    const scopes = list(key('Scopes'), /[\s,]+/);
+    if (clientId === undefined && (clientSecretArn !== undefined || scopes !== undefined)) {
+      throw new Error(`context ${key('ClientSecretArn')}/${key('Scopes')} need ${key('ClientId')}`);
+    }
+    if (clientId === undefined) continue;
+    providers[id as OAuthProviderId] = {
+      clientId,
+      ...(clientSecretArn !== undefined ? { clientSecretArn } : {}),
+      ...(scopes !== undefined ? { scopes } : {}),
+    };
   }
   const domainName = text('domainName');
   const certificateArn = text('certificateArn');
@@ -102,17 +134,7 @@ export function readBrokerContext(node: Node): BrokerContext {
 
   const props: TokenBrokerStackProps = {
     description: 'Token broker: OAuth connect, single-flight token refresh, scheduled sweep, personal tokens',
-    ...(clientId !== undefined
-      ? {
-          providers: {
-            'lightspeed-x': {
-              clientId,
-              ...(clientSecretArn !== undefined ? { clientSecretArn } : {}),
-              ...(scopes !== undefined ? { scopes } : {}),
-            },
-          },
-        }
-      : {}),
+    ...(Object.keys(providers).length > 0 ? { providers } : {}),
     ...(returnToOrigins !== undefined ? { returnToOrigins } : {}),
     ...(refreshMargin !== undefined ? { refreshMargin: Duration.seconds(refreshMargin) } : {}),
     ...(sweepInterval !== undefined ? { sweepInterval: Duration.seconds(sweepInterval) } : {}),

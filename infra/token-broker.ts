@@ -51,6 +51,7 @@ import { Construct } from 'constructs';
 import { type FunctionGroup, methodsOf, routes } from '../functions/routes';
 import { TABLE } from '../shared/adapters/dynamodb/schema';
 import { ENV, loadConfig } from '../shared/config';
+import { type OAuthProviderId, PROVIDER_DEFINITIONS } from '../shared/providers';
 import { LAMBDA_BUNDLING, LAMBDA_RUNTIME, lambdaEntry } from './bundling';
 
 export { LAMBDA_RUNTIME } from './bundling';
@@ -80,16 +81,37 @@ export const METRICS = {
   tokenFetched: 'TokenFetched',
 } as const;
 
-/** OAuth providers that need an app registration (client id and secret); the others use personal tokens only. */
-export const OAUTH_PROVIDERS = {
-  'lightspeed-x': {
-    label: 'Lightspeed Retail (X-Series)',
-    clientIdEnv: ENV.lightspeedClientId,
-    clientSecretArnEnv: ENV.lightspeedClientSecretArn,
-    scopesEnv: ENV.lightspeedScopes,
-  },
-} as const;
-export type OAuthProviderId = keyof typeof OAUTH_PROVIDERS;
+interface OAuthProviderNames {
+  readonly label: string;
+  readonly clientIdEnv: string;
+  readonly clientSecretArnEnv: string;
+  readonly scopesEnv: string;
+}
+
+/**
+ * OAuth providers that need an app registration (client id and secret), from the provider registry;
+ * the others use personal tokens only.
+ */
+export const OAUTH_PROVIDERS: Readonly<Record<OAuthProviderId, OAuthProviderNames>> = Object.freeze(
+  Object.fromEntries(
+    PROVIDER_DEFINITIONS.flatMap(({ id, oauth }) =>
+      oauth === undefined
+        ? []
+        : [
+            [
+              id,
+              {
+                label: oauth.portalName,
+                clientIdEnv: oauth.env.clientId,
+                clientSecretArnEnv: oauth.env.clientSecretArn,
+                scopesEnv: oauth.env.scopes,
+              },
+            ],
+          ],
+    ),
+  ) as Record<OAuthProviderId, OAuthProviderNames>,
+);
+export type { OAuthProviderId };
 
 /** The Lambda functions: the three route groups of `functions/routes.ts` plus the scheduled sweep. */
 export type BrokerFunctionName = FunctionGroup | 'sweep';
@@ -102,7 +124,7 @@ export interface OAuthClientOptions {
    * @default - the construct creates a secret with a random placeholder; put the real value after the first deploy (README, "Deploy to AWS", step 4)
    */
   readonly clientSecretArn?: string;
-  /** @default - the broker's read-only default set (`DEFAULT_LIGHTSPEED_SCOPES`) */
+  /** @default - the provider definition's default set (Lightspeed: the broker's read-only `DEFAULT_LIGHTSPEED_SCOPES`) */
   readonly scopes?: readonly string[];
 }
 

@@ -1,10 +1,16 @@
 /**
  * Configuration: the environment read once into a frozen, typed object. Both runtimes and the CDK
- * stack use the names in `ENV`, so a variable is spelled in one place only.
+ * stack use the names in `ENV` and, for a provider's variables, the names in its definition
+ * (shared/providers/<id>.ts), so a variable is spelled in one place only.
  */
 import * as z from 'zod/mini';
+import { PROVIDER_DEFINITIONS, type ProviderDefinitions } from './providers';
+import type { OAuthAppConfig, ProviderConfig, ProviderDefinition } from './providers/definition';
 
-/** Every environment variable the broker reads (contract names first, then additions). */
+/**
+ * Every environment variable the broker reads apart from the providers' own (contract names first,
+ * then additions); those are in each provider's definition (`settings`, `oauth.env`).
+ */
 export const ENV = {
   port: 'PORT',
   publicUrl: 'BROKER_PUBLIC_URL',
@@ -14,45 +20,14 @@ export const ENV = {
   returnToOrigins: 'BROKER_RETURN_TO_ORIGINS',
   refreshMarginSeconds: 'REFRESH_MARGIN_SECONDS',
   sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',
-  lightspeedClientId: 'LIGHTSPEED_X_CLIENT_ID',
-  lightspeedClientSecret: 'LIGHTSPEED_X_CLIENT_SECRET',
-  lightspeedScopes: 'LIGHTSPEED_X_SCOPES',
-  lightspeedAuthorizeUrl: 'LIGHTSPEED_X_AUTHORIZE_URL',
-  lightspeedTokenUrl: 'LIGHTSPEED_X_TOKEN_URL',
-  lightspeedApiBaseUrl: 'LIGHTSPEED_X_API_BASE_URL',
-  xentralApiBaseUrl: 'XENTRAL_API_BASE_URL',
   // Additions (documented in the README):
   tableName: 'BROKER_TABLE_NAME',
   secretPrefix: 'BROKER_SECRET_PREFIX',
-  lightspeedClientSecretArn: 'LIGHTSPEED_X_CLIENT_SECRET_ARN',
   sweepConcurrency: 'SWEEP_CONCURRENCY',
   kmsKeyArn: 'BROKER_KMS_KEY_ARN',
   eventBusName: 'BROKER_EVENT_BUS_NAME',
   refreshCooldownSeconds: 'REFRESH_COOLDOWN_SECONDS',
 } as const;
-
-export const DEFAULT_LIGHTSPEED_SCOPES = [
-  'outlets:read',
-  'products:read',
-  'inventory:read',
-  'sales:read',
-  'customers:read',
-] as const;
-
-export interface LightspeedConfig {
-  /** Unset means demo mode in the local runtime (the built-in simulator is used). */
-  readonly clientId: string | undefined;
-  /** Local runtime: the secret itself. */
-  readonly clientSecret: string | undefined;
-  /** AWS: the Secrets Manager id of the client secret (never put the secret in an env var there). */
-  readonly clientSecretArn: string | undefined;
-  readonly scopes: readonly string[];
-  readonly authorizeUrl: string;
-  /** Template with `{domain_prefix}`. */
-  readonly tokenUrl: string;
-  /** Template with `{domain_prefix}`. */
-  readonly apiBaseUrl: string;
-}
 
 export interface BrokerConfig {
   readonly port: number;
@@ -75,9 +50,8 @@ export interface BrokerConfig {
   readonly kmsKeyArn: string | undefined;
   /** AWS: the EventBridge bus that receives the broker's events (unset: events are only logged). */
   readonly eventBusName: string | undefined;
-  readonly lightspeed: LightspeedConfig;
-  /** Template with `{account}`. */
-  readonly xentralApiBaseUrl: string;
+  /** Each provider's settings and OAuth app, by provider id, read from the variables its definition names. */
+  readonly providers: Readonly<Record<string, ProviderConfig>>;
 }
 
 /** A configuration variable is missing or malformed; the message names it. */
@@ -139,18 +113,16 @@ const origins = (env: Env, name: string): string[] => {
     });
 };
 
-/** Reads the configuration from `env` once; throws a ConfigError naming the first bad variable. */
-export function loadConfig(env: Env = process.env): BrokerConfig {
+/**
+ * Reads the configuration from `env` once, for the built-in providers or a runtime's own list;
+ * throws a ConfigError naming the first bad variable.
+ */
+export function loadConfig(
+  env: Env = process.env,
+  definitions: ProviderDefinitions = PROVIDER_DEFINITIONS,
+): BrokerConfig {
   const port = integer(env, ENV.port, 8787, 0, 65_535);
-  const scopes = (value(env, ENV.lightspeedScopes)?.split(/\s+/) ?? [...DEFAULT_LIGHTSPEED_SCOPES]).filter(
-    (scope) => scope !== '',
-  );
-  for (const scope of scopes) {
-    if (!/^[a-z_]+(?::[a-z_]+)*$/.test(scope)) {
-      throw new ConfigError(`${ENV.lightspeedScopes} has an invalid scope "${scope}" (e.g. products:read)`);
-    }
-  }
-  const config: BrokerConfig = {
+  const general = {
     port,
     publicUrl: httpUrl(env, ENV.publicUrl, `http://localhost:${port}`),
     apiKey: value(env, ENV.apiKey),
@@ -165,23 +137,47 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     refreshCooldownSeconds: integer(env, ENV.refreshCooldownSeconds, 5, 0, 5),
     kmsKeyArn: value(env, ENV.kmsKeyArn),
     eventBusName: value(env, ENV.eventBusName),
-    lightspeed: Object.freeze({
-      clientId: value(env, ENV.lightspeedClientId),
-      clientSecret: value(env, ENV.lightspeedClientSecret),
-      clientSecretArn: value(env, ENV.lightspeedClientSecretArn),
-      scopes: Object.freeze(scopes),
-      authorizeUrl: httpUrl(env, ENV.lightspeedAuthorizeUrl, 'https://secure.retail.lightspeed.app/connect'),
-      tokenUrl: httpUrl(
-        env,
-        ENV.lightspeedTokenUrl,
-        'https://{domain_prefix}.retail.lightspeed.app/api/1.0/token',
-      ),
-      apiBaseUrl: httpUrl(env, ENV.lightspeedApiBaseUrl, 'https://{domain_prefix}.retail.lightspeed.app/api'),
-    }),
-    xentralApiBaseUrl: httpUrl(env, ENV.xentralApiBaseUrl, 'https://{account}.xentral.biz/api'),
   };
-  if (config.lightspeed.clientId !== undefined && scopes.length === 0) {
-    throw new ConfigError(`${ENV.lightspeedScopes} must name at least one scope: Lightspeed refuses none`);
+  const providers: Record<string, ProviderConfig> = {};
+  for (const definition of definitions) {
+    if (Object.hasOwn(providers, definition.id))
+      throw new ConfigError(`provider ${definition.id} is defined twice`);
+    providers[definition.id] = providerConfig(env, definition);
   }
-  return Object.freeze(config);
+  return Object.freeze({ ...general, providers: Object.freeze(providers) });
+}
+
+/** One provider's part of the configuration: its URLs, and its OAuth app when it has one. */
+function providerConfig(env: Env, definition: ProviderDefinition): ProviderConfig {
+  const settings: Record<string, string> = {};
+  for (const [name, setting] of Object.entries(definition.settings)) {
+    settings[name] = httpUrl(env, setting.env, setting.default);
+  }
+  return Object.freeze({
+    settings: Object.freeze(settings),
+    app: definition.oauth === undefined ? undefined : oauthApp(env, definition.oauth),
+  });
+}
+
+function oauthApp(env: Env, spec: NonNullable<ProviderDefinition['oauth']>): OAuthAppConfig {
+  const scopes = (value(env, spec.env.scopes)?.split(/\s+/) ?? [...spec.scopes.default]).filter(
+    (scope) => scope !== '',
+  );
+  for (const scope of scopes) {
+    if (!spec.scopes.pattern.test(scope)) {
+      throw new ConfigError(
+        `${spec.env.scopes} has an invalid scope "${scope}" (e.g. ${spec.scopes.example})`,
+      );
+    }
+  }
+  const clientId = value(env, spec.env.clientId);
+  if (clientId !== undefined && scopes.length === 0 && spec.scopes.requiredBecause !== undefined) {
+    throw new ConfigError(`${spec.env.scopes} must name at least one scope: ${spec.scopes.requiredBecause}`);
+  }
+  return Object.freeze({
+    clientId,
+    clientSecret: value(env, spec.env.clientSecret),
+    clientSecretArn: value(env, spec.env.clientSecretArn),
+    scopes: Object.freeze(scopes),
+  });
 }

@@ -1,6 +1,6 @@
 /** The layering the design promises: the domain talks to ports, never to AWS. */
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 async function sources(dir: string): Promise<string[]> {
@@ -29,7 +29,11 @@ describe('architecture', () => {
   it('keeps shared/domain speaking domain: it imports nothing from providers, adapters or functions', async () => {
     const files = await sources('shared/domain');
     for (const file of files) {
-      const text = await readFile(file, 'utf8');
+      // The one exception: the provider ids are the registry's, named as a type only (erased at run time).
+      const text = (await readFile(file, 'utf8')).replace(
+        "import type { ProviderId } from '../providers';",
+        '',
+      );
       expect(text, file).not.toMatch(/from '\.\.\/(providers|adapters|config)/);
       expect(text, file).not.toMatch(/from '[./]*functions\//);
     }
@@ -66,7 +70,7 @@ describe('architecture', () => {
         'MetricSink',
         'KeyProvider',
         'TokenCipher',
-        'ProviderDefinition',
+        'Provider',
       ]),
     );
     for (const file of await sources('shared')) {
@@ -77,5 +81,21 @@ describe('architecture', () => {
           new RegExp(`^export (interface|type) ${name}\\b`, 'm'),
         );
     }
+  });
+
+  it('keeps the provider registry free of libraries, so the client and the CLI can read it', async () => {
+    // Every module the registry loads at run time (type-only imports are erased).
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const [, specifier] of text.matchAll(/^(?:import|export) (?!type )[^;]*? from '([^']+)';/gms)) {
+        expect(specifier, `${file} imports ${specifier}`).toMatch(/^\./);
+        await visit(resolve(dirname(file), `${specifier}.ts`));
+      }
+    };
+    await visit(resolve('shared/providers/index.ts'));
+    expect(seen.size).toBeGreaterThan(4);
   });
 });

@@ -66,7 +66,7 @@ async function wiring(meter: boolean) {
     config,
     store,
     secrets: new FileSecretStore(join(dataDir, 'secrets.json')),
-    clientSecret: async () => config.lightspeed.clientSecret ?? '',
+    clientSecret: async (provider) => config.providers[provider]?.app?.clientSecret ?? '',
     http: fetchHttpClient(),
     clock: systemClock,
     owner: `bench:${process.pid}`,

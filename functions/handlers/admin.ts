@@ -1,14 +1,7 @@
 /** Backend management routes: connect sessions, connections, personal tokens. */
 
 import { connectionListResponse, connectionMetadata, connectSessionResponse } from '../http/presenters';
-import {
-  connectionPathSchema,
-  connectSessionBodySchema,
-  listQuerySchema,
-  parseInput,
-  parseJsonBody,
-  personalTokenBodySchema,
-} from '../http/requests';
+import { parseInput, parseJsonBody, personalTokenBodySchema, providerRequestSchemas } from '../http/requests';
 import { json, noContent } from '../http/responses';
 import type { Services } from '../services';
 import { httpHandler } from './common';
@@ -16,6 +9,11 @@ import { httpHandler } from './common';
 /** Builds the `admin` group's Lambda handler. */
 export function createAdminHandler(services: Services) {
   const { connect, connections } = services;
+  const {
+    connectionPath: connectionPathSchema,
+    connectSessionBody: connectSessionBodySchema,
+    listQuery: listQuerySchema,
+  } = providerRequestSchemas(services.providers);
   return httpHandler(services, {
     'POST /connect-sessions': async ({ body }) => {
       const input = parseInput(connectSessionBodySchema, parseJsonBody(body), 'body');

@@ -7,7 +7,7 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { BrokerEvent } from '../http/middleware';
 import { tokenResponse } from '../http/presenters';
-import { connectionPathSchema, parseInput, tokenQuerySchema } from '../http/requests';
+import { parseInput, providerRequestSchemas, tokenQuerySchema } from '../http/requests';
 import { type HttpResult, json } from '../http/responses';
 import { routeKey } from '../routes';
 import type { Services } from '../services';
@@ -91,6 +91,7 @@ function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error,
  * accepts the direct-invocation request; the local runtime serves HTTP only and leaves it off.
  */
 export function createTokensHandler(services: Services, options: { directInvocation?: boolean } = {}) {
+  const { connectionPath: connectionPathSchema } = providerRequestSchemas(services.providers);
   return httpHandler(
     services,
     {

@@ -4,7 +4,8 @@
  * Served at `GET /openapi.json`.
  */
 import * as z from 'zod/mini';
-import { ACCOUNT_PATTERN, PROVIDER_IDS } from '../../shared/domain/model';
+import { ACCOUNT_PATTERN } from '../../shared/domain/model';
+import { PROVIDER_DEFINITIONS, PROVIDER_IDS } from '../../shared/providers';
 import { type RouteSpec, routes } from '../routes';
 import { PUBLIC_ERROR_CODES } from './errors';
 import {
@@ -265,7 +266,8 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       title: 'Token broker',
       version: '1',
       description:
-        'OAuth and personal tokens for Lightspeed Retail X-Series and Xentral. Backend routes need SigV4 (AWS) or `Authorization: Bearer $BROKER_API_KEY` (local runtime).',
+        `OAuth and personal tokens for ${providerNames()}. Backend routes need SigV4 (AWS) or ` +
+        '`Authorization: Bearer $BROKER_API_KEY` (local runtime).',
     },
     servers: [{ url: serverUrl }],
     paths,
@@ -282,4 +284,10 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       },
     },
   };
+}
+
+/** "A, B and C": the registry's providers by name. */
+function providerNames(): string {
+  const names = PROVIDER_DEFINITIONS.map((definition) => definition.displayName);
+  return names.length === 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }

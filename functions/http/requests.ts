@@ -8,7 +8,8 @@
  */
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { ACCOUNT_PATTERN, PROVIDER_IDS } from '../../shared/domain/model';
+import { ACCOUNT_PATTERN, type ProviderId } from '../../shared/domain/model';
+import { PROVIDER_IDS, type ProviderRegistry } from '../../shared/providers';
 import { InvalidRequestError } from './errors';
 
 // zod/mini leaves the default messages to the application (the chainable API loads English itself):
@@ -16,9 +17,10 @@ import { InvalidRequestError } from './errors';
 // string, received number".
 z.config(en());
 
-export const providerSchema = z.enum(PROVIDER_IDS, {
-  error: () => `must be one of ${PROVIDER_IDS.join(', ')}`,
-});
+/** The provider field of a registry with these ids (a runtime may serve more than the built-ins). */
+export const providerIdSchema = <const T extends string>(ids: readonly T[]) =>
+  z.enum(ids, { error: () => `must be one of ${ids.join(', ')}` });
+export const providerSchema = providerIdSchema(PROVIDER_IDS);
 export const accountSchema = z
   .string()
   .check(
@@ -149,4 +151,15 @@ export function parseJsonBody(body: string | undefined): unknown {
     throw new InvalidRequestError('body', 'must be a JSON object');
   }
   return parsed;
+}
+
+/** The request schemas naming a provider, for the providers of a registry (the handlers build them once). */
+export function providerRequestSchemas(registry: ProviderRegistry) {
+  // The static type names the built-ins; a runtime's registry may hold more (tests add their own).
+  const provider = providerIdSchema(Object.keys(registry) as ProviderId[]);
+  return {
+    connectionPath: z.extend(connectionPathSchema, { provider }),
+    connectSessionBody: z.extend(connectSessionBodySchema, { provider }),
+    listQuery: z.extend(listQuerySchema, { provider: z.optional(provider) }),
+  };
 }

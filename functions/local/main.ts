@@ -4,6 +4,7 @@
  */
 import { KeyringFileError } from '../../shared/adapters/crypto/local-keyring';
 import { ConfigError, ENV } from '../../shared/config';
+import { lightspeedX } from '../../shared/providers/lightspeed-x';
 import { EmbeddedStoreError } from './dynamodb';
 import { type LocalBroker, startLocalBroker } from './runtime';
 
@@ -20,8 +21,8 @@ function banner(broker: LocalBroker, connectUrl: string | undefined): string {
     '',
     `Token broker listening on ${url}`,
     broker.demo
-      ? `Demo mode: ${ENV.lightspeedClientId} is not set, so a built-in Lightspeed X-Series simulator stands in for the real service.`
-      : `Lightspeed X-Series app ${config.lightspeed.clientId}; register this redirect URI: ${url}/oauth/lightspeed-x/callback`,
+      ? `Demo mode: ${lightspeedX.oauth.env.clientId} is not set, so a built-in Lightspeed X-Series simulator stands in for the real service.`
+      : `Lightspeed X-Series app ${config.providers[lightspeedX.id]?.app?.clientId}; register this redirect URI: ${url}/oauth/lightspeed-x/callback`,
     `API key: ${apiKey}  (${keyNote})`,
     `Storage: ${broker.embeddedDynamoDb ? `embedded DynamoDB in ${config.dataDir}/dynamodb` : `DynamoDB at ${broker.dynamodbEndpoint}`}, secrets in ${config.dataDir}/secrets.json`,
     '',

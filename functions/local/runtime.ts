@@ -24,6 +24,9 @@ import { type EventSink, type Logger, systemClock } from '../../shared/domain/po
 import type { RetryPolicy } from '../../shared/domain/retry';
 import type { SweepReport } from '../../shared/domain/sweep';
 import { logEventSink } from '../../shared/domain/telemetry';
+import { PROVIDER_DEFINITIONS, type ProviderDefinitions } from '../../shared/providers';
+import { lightspeedX } from '../../shared/providers/lightspeed-x';
+import { xentral } from '../../shared/providers/xentral';
 import { createAdminHandler } from '../handlers/admin';
 import { createPublicHandler } from '../handlers/public';
 import { createSweepHandler } from '../handlers/sweep';
@@ -68,6 +71,11 @@ export interface LocalBrokerOptions {
   /** Tests observe the domain's log lines and events through these. */
   readonly logger?: Logger;
   readonly events?: EventSink;
+  /**
+   * The providers to serve (default: the built-ins). A provider of its own is configured through the
+   * variables its definition names, like a built-in; the demo simulators play the built-ins only.
+   */
+  readonly providers?: ProviderDefinitions;
 }
 
 const MIN_API_KEY_LENGTH = 16;
@@ -129,7 +137,8 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 /** Starts the whole broker on this machine. */
 export async function startLocalBroker(options: LocalBrokerOptions = {}): Promise<LocalBroker> {
   const env = options.env ?? process.env;
-  const initial = loadConfig(env);
+  const definitions = options.providers ?? PROVIDER_DEFINITIONS;
+  const initial = loadConfig(env, definitions);
   const dataDir = resolve(initial.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { apiKey, source: apiKeySource } = await loadApiKey(env, dataDir);
@@ -138,7 +147,9 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
-  const demo = initial.lightspeed.clientId === undefined;
+  const lightspeedEnv = lightspeedX.oauth.env;
+  // Demo mode stands in for the one provider a first run needs: Lightspeed, without an app of its own.
+  const demo = initial.providers[lightspeedX.id]?.app?.clientId === undefined;
   const simulatorStatePath = join(dataDir, 'simulator.json');
   // Before listening, so that a damaged file stops the start with nothing left open.
   const savedSimulator = demo ? await loadDemoSimulator(simulatorStatePath) : undefined;
@@ -207,17 +218,23 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     simulator = lightspeed;
     xentralSimulator = new XentralSimulator();
     const urls = simulator.urls(publicUrl);
-    overrides[ENV.lightspeedClientId] = DEMO_CLIENT_ID;
-    overrides[ENV.lightspeedClientSecret] = clientSecret;
-    overrides[ENV.lightspeedAuthorizeUrl] = urls.authorizeUrl;
-    overrides[ENV.lightspeedTokenUrl] = urls.tokenUrl;
-    overrides[ENV.lightspeedApiBaseUrl] = urls.apiBaseUrl;
-    if (!env[ENV.xentralApiBaseUrl])
-      overrides[ENV.xentralApiBaseUrl] = xentralSimulator.urls(publicUrl).apiBaseUrl;
-  } else if (initial.lightspeed.clientSecret === undefined) {
-    throw new ConfigError(`${ENV.lightspeedClientSecret} is required when ${ENV.lightspeedClientId} is set`);
+    overrides[lightspeedEnv.clientId] = DEMO_CLIENT_ID;
+    overrides[lightspeedEnv.clientSecret] = clientSecret;
+    overrides[lightspeedX.settings.authorizeUrl.env] = urls.authorizeUrl;
+    overrides[lightspeedX.settings.tokenUrl.env] = urls.tokenUrl;
+    overrides[lightspeedX.settings.apiBaseUrl.env] = urls.apiBaseUrl;
+    const xentralBaseUrl = xentral.settings.apiBaseUrl.env;
+    if (!env[xentralBaseUrl]) overrides[xentralBaseUrl] = xentralSimulator.urls(publicUrl).apiBaseUrl;
   }
-  const config = loadConfig({ ...env, ...overrides });
+  for (const definition of definitions) {
+    const app = initial.providers[definition.id]?.app;
+    if (definition.oauth === undefined || app?.clientId === undefined || app.clientSecret !== undefined)
+      continue;
+    if (demo && definition.id === lightspeedX.id) continue;
+    const names = definition.oauth.env;
+    throw new ConfigError(`${names.clientSecret} is required when ${names.clientId} is set`);
+  }
+  const config = loadConfig({ ...env, ...overrides }, definitions);
 
   const dynamodbEndpoint = config.dynamodbEndpoint ?? embedded!.endpoint;
   const dynamodb = new DynamoDBClient({
@@ -233,9 +250,12 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const domainLogger = options.logger ?? portLogger(powertools);
   const services = createServices({
     config,
-    store: new DynamoDbStore(documents, config.tableName, new EnvelopeCipher(keyring)),
+    store: new DynamoDbStore(documents, config.tableName, new EnvelopeCipher(keyring), {
+      providerIds: definitions.map((definition) => definition.id),
+    }),
     secrets: new FileSecretStore(join(dataDir, 'secrets.json')),
-    clientSecret: async () => config.lightspeed.clientSecret ?? '',
+    providerDefinitions: definitions,
+    clientSecret: async (provider) => config.providers[provider]?.app?.clientSecret ?? '',
     http: fetchHttpClient(),
     clock: systemClock,
     logger: domainLogger,

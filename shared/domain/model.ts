@@ -1,7 +1,9 @@
 /** The broker's records, as the domain sees them (the adapters map them to storage). */
 
-export const PROVIDER_IDS = ['lightspeed-x', 'xentral'] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
+import type { ProviderId } from '../providers';
+
+// The ids come from the provider registry (shared/providers/index.ts, `PROVIDER_IDS`).
+export type { ProviderId };
 
 export type CredentialSource = 'oauth' | 'personal';
 export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired' | 'expiring';

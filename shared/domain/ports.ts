@@ -248,7 +248,8 @@ export interface OAuthAdapter {
   parseTokenResponse(response: ProviderResponse, account: string): TokenSet;
 }
 
-export interface ProviderDefinition {
+/** A provider configured for one deployment (built from its definition, shared/providers/<id>.ts). */
+export interface Provider {
   readonly id: ProviderId;
   readonly displayName: string;
   /** Present for providers that support the OAuth authorization-code flow. */
@@ -263,7 +264,10 @@ export interface ProviderDefinition {
   verifyRequest(account: string, token: string): ProviderRequest;
 }
 
-export type ProviderRegistry = Readonly<Record<ProviderId, ProviderDefinition>>;
+export type ProviderRegistry = Readonly<Record<ProviderId, Provider>>;
+
+/** What a provider definition's `create` builds: the registry adds the id and name from the definition. */
+export type ProviderBehaviour = Omit<Provider, 'id' | 'displayName'>;
 
 /** The provider HTTP port: performs a request within `timeoutMs` (adapters/http/fetch-client.ts). */
 export type HttpClient = (request: ProviderRequest, timeoutMs: number) => Promise<ProviderResponse>;

@@ -1,14 +1,62 @@
-/** The provider registry: every provider the broker serves, built from the configuration. */
-
+/**
+ * The provider registry: every provider the broker serves, one definition each. Config, both
+ * runtimes, the CDK construct, the CLI, the typed client and OpenAPI read this list; a new provider
+ * is a file beside this one plus one entry below. This module and the definitions import no
+ * library, so the client and the CLI can take the ids from here.
+ */
 import type { BrokerConfig } from '../config';
-import type { ProviderRegistry } from '../domain/ports';
-import { lightspeedProvider } from './lightspeed-x';
-import { xentralProvider } from './xentral';
+import type { Provider, ProviderRegistry } from '../domain/ports';
+import type { ProviderDefinition } from './definition';
+import { lightspeedX } from './lightspeed-x';
+import { xentral } from './xentral';
 
-/** Builds the registry of providers for a configuration. */
-export function createProviders(config: BrokerConfig): ProviderRegistry {
-  return Object.freeze({
-    'lightspeed-x': lightspeedProvider(config.lightspeed),
-    xentral: xentralProvider(config.xentralApiBaseUrl),
-  });
+/** The built-in providers, in the order listings and help texts show them. */
+export const PROVIDER_DEFINITIONS = [lightspeedX, xentral] as const;
+
+export type BuiltInDefinition = (typeof PROVIDER_DEFINITIONS)[number];
+export type ProviderId = BuiltInDefinition['id'];
+export const PROVIDER_IDS: readonly [ProviderId, ...ProviderId[]] = [
+  PROVIDER_DEFINITIONS[0].id,
+  ...PROVIDER_DEFINITIONS.slice(1).map((definition) => definition.id),
+];
+/** The built-in providers that need an OAuth app (client id and secret). */
+export type OAuthProviderId = Extract<BuiltInDefinition, { readonly oauth: object }>['id'];
+
+/** A runtime's provider list: the built-ins, or a test's list with providers of its own. */
+export type ProviderDefinitions = readonly ProviderDefinition[];
+
+/** The definition of `id` in `definitions` (the built-ins by default); throws for an unknown id. */
+export function providerDefinition(
+  id: string,
+  definitions: ProviderDefinitions = PROVIDER_DEFINITIONS,
+): ProviderDefinition {
+  const definition = definitions.find((candidate) => candidate.id === id);
+  if (definition === undefined) throw new Error(`no provider ${id} is defined`);
+  return definition;
 }
+
+/** Builds the registry of configured providers (`config.providers` was read for `definitions`). */
+export function createProviders(
+  config: BrokerConfig,
+  definitions: ProviderDefinitions = PROVIDER_DEFINITIONS,
+): ProviderRegistry {
+  const providers: Record<string, Provider> = {};
+  for (const definition of definitions) {
+    const settings = config.providers[definition.id];
+    if (settings === undefined) throw new Error(`the configuration has no part for ${definition.id}`);
+    const { id, displayName } = definition;
+    providers[id] = { ...definition.create(settings), id: id as ProviderId, displayName };
+  }
+  // Providers a runtime adds (tests) are served like the built-ins; the static type names only those.
+  return Object.freeze(providers) as ProviderRegistry;
+}
+
+export type {
+  OAuthAdapter,
+  Provider,
+  ProviderBehaviour,
+  ProviderRegistry,
+  ProviderRequest,
+  ProviderResponse,
+} from '../domain/ports';
+export type { OAuthAppConfig, ProviderConfig, ProviderDefinition } from './definition';

@@ -4,11 +4,21 @@
  * authorization, refresh-token rotation since March 2025 (older answers carry no refresh_token),
  * `expires` and `expires_in` that disagree (expiry comes from `expires_in` at receipt).
  */
-
-import type { LightspeedConfig } from '../config';
 import type { TokenSet } from '../domain/model';
-import type { OAuthAdapter, ProviderDefinition, ProviderResponse } from '../domain/ports';
+import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
+import { defineProvider, type ProviderConfig } from './definition';
 import { expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
+
+/** The broker's read-only default scopes (`LIGHTSPEED_X_SCOPES` replaces them). */
+export const DEFAULT_LIGHTSPEED_SCOPES = [
+  'outlets:read',
+  'products:read',
+  'inventory:read',
+  'sales:read',
+  'customers:read',
+] as const;
+
+type LightspeedSetting = 'authorizeUrl' | 'tokenUrl' | 'apiBaseUrl';
 
 const fillPrefix = (template: string, account: string): string =>
   template.replaceAll('{domain_prefix}', account);
@@ -38,7 +48,8 @@ function lightspeedLifetime(expiresIn: unknown, expires: unknown, receivedAt: nu
 }
 
 /** The `lightspeed-x` provider for a configuration (URLs and scopes are configurable for tests and demo). */
-export function lightspeedProvider(config: LightspeedConfig): ProviderDefinition {
+export function lightspeedProvider({ settings, app }: ProviderConfig<LightspeedSetting>): ProviderBehaviour {
+  const config = { ...settings, scopes: app?.scopes ?? DEFAULT_LIGHTSPEED_SCOPES };
   const oauth: OAuthAdapter = {
     callbackAccountParameter: 'domain_prefix',
     // X-Series does not support PKCE (providers.md); the reference_changed event covers the gap.
@@ -75,8 +86,6 @@ export function lightspeedProvider(config: LightspeedConfig): ProviderDefinition
     parseTokenResponse: parseLightspeedTokenResponse,
   };
   return {
-    id: 'lightspeed-x',
-    displayName: 'Lightspeed Retail X-Series',
     oauth,
     unapprovedAppStoreLimit: 30,
     apiBaseUrl: (account) => fillPrefix(config.apiBaseUrl, account),
@@ -88,3 +97,42 @@ export function lightspeedProvider(config: LightspeedConfig): ProviderDefinition
     }),
   };
 }
+
+/** Lightspeed Retail X-Series: OAuth with a per-store token host; personal tokens work too. */
+export const lightspeedX = defineProvider({
+  id: 'lightspeed-x',
+  displayName: 'Lightspeed Retail X-Series',
+  account: { description: 'Lightspeed domain prefix' },
+  settings: {
+    authorizeUrl: {
+      env: 'LIGHTSPEED_X_AUTHORIZE_URL',
+      default: 'https://secure.retail.lightspeed.app/connect',
+    },
+    // Templates with `{domain_prefix}`.
+    tokenUrl: {
+      env: 'LIGHTSPEED_X_TOKEN_URL',
+      default: 'https://{domain_prefix}.retail.lightspeed.app/api/1.0/token',
+    },
+    apiBaseUrl: {
+      env: 'LIGHTSPEED_X_API_BASE_URL',
+      default: 'https://{domain_prefix}.retail.lightspeed.app/api',
+    },
+  },
+  oauth: {
+    portalName: 'Lightspeed Retail (X-Series)',
+    env: {
+      clientId: 'LIGHTSPEED_X_CLIENT_ID',
+      clientSecret: 'LIGHTSPEED_X_CLIENT_SECRET',
+      clientSecretArn: 'LIGHTSPEED_X_CLIENT_SECRET_ARN',
+      scopes: 'LIGHTSPEED_X_SCOPES',
+    },
+    context: 'lightspeed',
+    scopes: {
+      default: DEFAULT_LIGHTSPEED_SCOPES,
+      pattern: /^[a-z_]+(?::[a-z_]+)*$/,
+      example: 'products:read',
+      requiredBecause: 'Lightspeed refuses none',
+    },
+  },
+  create: lightspeedProvider,
+});

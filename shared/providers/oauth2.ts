@@ -4,8 +4,7 @@
  */
 
 import { ProviderError, UnusableTokenAnswerError } from '../domain/errors';
-import type { TokenSet } from '../domain/model';
-import { ACCOUNT_PATTERN } from '../domain/model';
+import { ACCOUNT_PATTERN, type TokenSet } from '../domain/model';
 import type { ProviderRequest, ProviderResponse } from '../domain/ports';
 import { parseRetryAfter } from './retry-after';
 

@@ -52,7 +52,7 @@ beforeAll(async () => {
   expect(t.broker.apiKey).toBe(TEST_API_KEY);
   secrets.add(TEST_API_KEY);
   secrets.add(PERSONAL_TOKEN);
-  const clientSecret = t.broker.config.lightspeed.clientSecret;
+  const clientSecret = t.broker.config.providers['lightspeed-x']?.app?.clientSecret;
   if (clientSecret !== undefined) secrets.add(clientSecret);
 });
 afterAll(() => t?.close());

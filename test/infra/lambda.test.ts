@@ -10,7 +10,11 @@ import { LAMBDA_BUNDLING, lambdaEntry } from '../../infra/bundling';
 import { EXTRA_ENV, LAMBDA_RUNTIME, METRICS } from '../../infra/token-broker';
 import { ENV, loadConfig } from '../../shared/config';
 import { GRANT_RETRY_POLICY } from '../../shared/domain/retry';
+import { PROVIDER_DEFINITIONS } from '../../shared/providers';
+import { lightspeedX } from '../../shared/providers/lightspeed-x';
 import { type Json, type Resource, type Synth, synthBroker } from './support';
+
+const LIGHTSPEED_ENV = lightspeedX.oauth.env;
 
 const NAMES = ['public', 'tokens', 'admin', 'sweep'] as const;
 let synth: Synth;
@@ -141,15 +145,24 @@ describe('Lambda functions', () => {
     for (const name of NAMES) expect(envOf(name).NODE_OPTIONS).toBe('--enable-source-maps');
   });
 
-  it('configures every function through the environment names of shared/config.ts', () => {
-    const known = new Set<string>([...Object.values(ENV), ...Object.values(EXTRA_ENV), 'NODE_OPTIONS']);
+  it('configures every function through the environment names of shared/config.ts and the provider definitions', () => {
+    const providerEnv = PROVIDER_DEFINITIONS.flatMap((definition) => [
+      ...Object.values(definition.settings).map((setting) => setting.env),
+      ...Object.values(definition.oauth?.env ?? {}),
+    ]);
+    const known = new Set<string>([
+      ...Object.values(ENV),
+      ...Object.values(EXTRA_ENV),
+      ...providerEnv,
+      'NODE_OPTIONS',
+    ]);
     for (const name of NAMES) {
       const env = envOf(name);
       for (const key of Object.keys(env)) expect(known, `${name}: ${key}`).toContain(key);
       expect(env[ENV.tableName]).toEqual({ Ref: expect.stringMatching(/^BrokerTable/) });
       expect(env[ENV.secretPrefix]).toBe('tokenbroker/');
-      expect(env[ENV.lightspeedClientId]).toBe('test-client-id');
-      expect(env[ENV.lightspeedScopes]).toBe('products:read sales:read');
+      expect(env[LIGHTSPEED_ENV.clientId]).toBe('test-client-id');
+      expect(env[LIGHTSPEED_ENV.scopes]).toBe('products:read sales:read');
       expect(env[ENV.returnToOrigins]).toBe('https://app.example.com,https://admin.example.com');
       expect(env[ENV.refreshMarginSeconds]).toBe('900');
       expect(env[ENV.sweepConcurrency]).toBe('8');
@@ -160,7 +173,7 @@ describe('Lambda functions', () => {
       expect(env[EXTRA_ENV.powertoolsMetricsNamespace]).toBe(METRICS.namespace);
       expect(env[EXTRA_ENV.powertoolsLogLevel]).toBe('INFO');
       // Never a secret value in the environment: only the secret's ARN.
-      expect(env).not.toHaveProperty(ENV.lightspeedClientSecret);
+      expect(env).not.toHaveProperty(LIGHTSPEED_ENV.clientSecret);
     }
   });
 
@@ -171,11 +184,11 @@ describe('Lambda functions', () => {
 
   it('hands the client secret ARN to the functions that call the token endpoint, not to admin', () => {
     for (const name of ['public', 'tokens', 'sweep'] as const) {
-      expect(envOf(name)[ENV.lightspeedClientSecretArn]).toEqual({
+      expect(envOf(name)[LIGHTSPEED_ENV.clientSecretArn]).toEqual({
         Ref: expect.stringMatching(/ClientSecret/),
       });
     }
-    expect(envOf('admin')).not.toHaveProperty(ENV.lightspeedClientSecretArn);
+    expect(envOf('admin')).not.toHaveProperty(LIGHTSPEED_ENV.clientSecretArn);
   });
 
   it('produces an environment the broker configuration loader accepts', () => {
@@ -192,7 +205,7 @@ describe('Lambda functions', () => {
       );
       const config = loadConfig(env);
       expect(config.returnToOrigins).toEqual(['https://app.example.com', 'https://admin.example.com']);
-      expect(config.lightspeed.scopes).toEqual(['products:read', 'sales:read']);
+      expect(config.providers['lightspeed-x']?.app?.scopes).toEqual(['products:read', 'sales:read']);
       expect(config.secretPrefix).toBe('tokenbroker/');
     }
   });

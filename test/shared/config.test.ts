@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type BrokerConfig, ConfigError, DEFAULT_LIGHTSPEED_SCOPES, loadConfig } from '../../shared/config';
+import { type BrokerConfig, ConfigError, loadConfig } from '../../shared/config';
+import { DEFAULT_LIGHTSPEED_SCOPES } from '../../shared/providers/lightspeed-x';
 
 /** The ConfigError that loading `env` throws. */
 function configErrorOf(env: Record<string, string>): ConfigError {
@@ -52,25 +53,31 @@ describe('loadConfig', () => {
     it('has no API key, DynamoDB endpoint or Lightspeed credentials (demo mode)', () => {
       expect(config.apiKey).toBeUndefined();
       expect(config.dynamodbEndpoint).toBeUndefined();
-      expect(config.lightspeed.clientId).toBeUndefined();
-      expect(config.lightspeed.clientSecret).toBeUndefined();
-      expect(config.lightspeed.clientSecretArn).toBeUndefined();
+      expect(config.providers['lightspeed-x']?.app?.clientId).toBeUndefined();
+      expect(config.providers['lightspeed-x']?.app?.clientSecret).toBeUndefined();
+      expect(config.providers['lightspeed-x']?.app?.clientSecretArn).toBeUndefined();
     });
 
     it('uses the Lightspeed URLs of the contract', () => {
-      expect(config.lightspeed.authorizeUrl).toBe('https://secure.retail.lightspeed.app/connect');
-      expect(config.lightspeed.tokenUrl).toBe('https://{domain_prefix}.retail.lightspeed.app/api/1.0/token');
-      expect(config.lightspeed.apiBaseUrl).toBe('https://{domain_prefix}.retail.lightspeed.app/api');
+      expect(config.providers['lightspeed-x']?.settings.authorizeUrl).toBe(
+        'https://secure.retail.lightspeed.app/connect',
+      );
+      expect(config.providers['lightspeed-x']?.settings.tokenUrl).toBe(
+        'https://{domain_prefix}.retail.lightspeed.app/api/1.0/token',
+      );
+      expect(config.providers['lightspeed-x']?.settings.apiBaseUrl).toBe(
+        'https://{domain_prefix}.retail.lightspeed.app/api',
+      );
     });
 
     it('uses the Xentral URL of the contract', () => {
-      expect(config.xentralApiBaseUrl).toBe('https://{account}.xentral.biz/api');
+      expect(config.providers.xentral?.settings.apiBaseUrl).toBe('https://{account}.xentral.biz/api');
     });
 
     it('asks for a non-empty, read-only set of scopes', () => {
-      expect(config.lightspeed.scopes.length).toBeGreaterThan(0);
-      expect(config.lightspeed.scopes).toEqual([...DEFAULT_LIGHTSPEED_SCOPES]);
-      for (const scope of config.lightspeed.scopes) {
+      expect(config.providers['lightspeed-x']?.app?.scopes.length).toBeGreaterThan(0);
+      expect(config.providers['lightspeed-x']?.app?.scopes).toEqual([...DEFAULT_LIGHTSPEED_SCOPES]);
+      for (const scope of config.providers['lightspeed-x']?.app?.scopes ?? []) {
         expect(scope).toMatch(/^[a-z_]+:read$/);
       }
     });
@@ -83,7 +90,7 @@ describe('loadConfig', () => {
     // Assess
     expect(config.port).toBe(8787);
     expect(config.dataDir).toBe('.broker');
-    expect(config.lightspeed.scopes).toEqual([...DEFAULT_LIGHTSPEED_SCOPES]);
+    expect(config.providers['lightspeed-x']?.app?.scopes).toEqual([...DEFAULT_LIGHTSPEED_SCOPES]);
   });
 
   it('reads every contract variable it is given', () => {
@@ -114,16 +121,20 @@ describe('loadConfig', () => {
       dynamodbEndpoint: 'http://127.0.0.1:4567',
       refreshMarginSeconds: 1200,
       sweepIntervalSeconds: 60,
-      xentralApiBaseUrl: 'http://127.0.0.1:9500/{account}/api',
     });
-    expect(config.lightspeed).toEqual({
-      clientId: 'client-id',
-      clientSecret: 'client-secret',
-      clientSecretArn: undefined,
-      scopes: ['products:read', 'sales:read', 'consignments:write:stock_order'],
-      authorizeUrl: 'http://127.0.0.1:9400/connect',
-      tokenUrl: 'http://127.0.0.1:9400/{domain_prefix}/api/1.0/token',
-      apiBaseUrl: 'http://127.0.0.1:9400/{domain_prefix}/api',
+    expect(config.providers.xentral?.settings).toEqual({ apiBaseUrl: 'http://127.0.0.1:9500/{account}/api' });
+    expect(config.providers['lightspeed-x']).toEqual({
+      app: {
+        clientId: 'client-id',
+        clientSecret: 'client-secret',
+        clientSecretArn: undefined,
+        scopes: ['products:read', 'sales:read', 'consignments:write:stock_order'],
+      },
+      settings: {
+        authorizeUrl: 'http://127.0.0.1:9400/connect',
+        tokenUrl: 'http://127.0.0.1:9400/{domain_prefix}/api/1.0/token',
+        apiBaseUrl: 'http://127.0.0.1:9400/{domain_prefix}/api',
+      },
     });
   });
 
@@ -141,8 +152,11 @@ describe('loadConfig', () => {
 
     // Assess
     expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.lightspeed)).toBe(true);
-    expect(Object.isFrozen(config.lightspeed.scopes)).toBe(true);
+    expect(Object.isFrozen(config.providers)).toBe(true);
+    expect(Object.isFrozen(config.providers['lightspeed-x'])).toBe(true);
+    expect(Object.isFrozen(config.providers['lightspeed-x']?.app)).toBe(true);
+    expect(Object.isFrozen(config.providers['lightspeed-x']?.settings)).toBe(true);
+    expect(Object.isFrozen(config.providers['lightspeed-x']?.app?.scopes)).toBe(true);
     expect(Object.isFrozen(config.returnToOrigins)).toBe(true);
     expect(() => {
       (config as { port: number }).port = 1;

@@ -15,10 +15,10 @@ import {
   connectionStatus,
   type OAuthRecord,
   type PersonalConnection,
-  PROVIDER_IDS,
   type ProviderId,
 } from '../../domain/model';
 import type { ConnectionPage, ListQuery } from '../../domain/ports';
+import { PROVIDER_IDS } from '../../providers';
 import { decodeCursor, encodeCursor } from './cursor';
 import { connectionPk, dueKeyOf, toConnection } from './items';
 import { TABLE } from './schema';
@@ -28,6 +28,8 @@ export class ConnectionQueries {
   constructor(
     protected readonly client: DynamoDBDocumentClient,
     protected readonly tableName: string,
+    /** The providers a listing walks, in order (a runtime may serve more than the built-ins). */
+    protected readonly providerIds: readonly ProviderId[] = PROVIDER_IDS,
   ) {}
 
   /**
@@ -90,8 +92,9 @@ export class ConnectionQueries {
   }
 
   async list(query: ListQuery): Promise<ConnectionPage> {
-    const partitions = query.provider === undefined ? PROVIDER_IDS : [query.provider];
-    const cursor = query.cursor === undefined ? { p: 0 } : decodeCursor(query.cursor, partitions);
+    const partitions = query.provider === undefined ? this.providerIds : [query.provider];
+    const cursor =
+      query.cursor === undefined ? { p: 0 } : decodeCursor(query.cursor, partitions, this.providerIds);
     const items: (OAuthRecord | PersonalConnection)[] = [];
     let p = cursor.p;
     let startKey = cursor.k;

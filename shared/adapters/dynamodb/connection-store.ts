@@ -20,6 +20,7 @@ import type {
   OAuthConnection,
   OAuthRecord,
   PersonalConnection,
+  ProviderId,
   TokenSet,
 } from '../../domain/model';
 import type { ConnectionStore, LeaseRequest, RefreshFailure, TokenCipher } from '../../domain/ports';
@@ -43,8 +44,9 @@ export class DynamoDbConnectionStore extends ConnectionQueries implements Connec
     tableName: string,
     private readonly cipher: TokenCipher,
     private readonly accessTokens: CachedAccessTokens,
+    providerIds?: readonly ProviderId[],
   ) {
-    super(client, tableName);
+    super(client, tableName, providerIds);
   }
 
   async getOAuth(key: ConnectionKey): Promise<OAuthConnection | undefined> {

@@ -3,10 +3,11 @@
  * DynamoDB's LastEvaluatedKey inside it; what comes back is checked before DynamoDB sees it.
  */
 import { InvalidInputError } from '../../domain/errors';
-import { ACCOUNT_PATTERN, PROVIDER_IDS, type ProviderId } from '../../domain/model';
+import { ACCOUNT_PATTERN, type ProviderId } from '../../domain/model';
+import { PROVIDER_IDS } from '../../providers';
 
 export interface Cursor {
-  /** Index into the listed partitions (PROVIDER_IDS, or the one filtered provider). */
+  /** Index into the listed partitions (the store's providers, or the one filtered provider). */
   p: number;
   /** DynamoDB's LastEvaluatedKey of the by-provider index: table and index key of one connection item. */
   k?: Record<string, unknown> | undefined;
@@ -24,7 +25,11 @@ const otherFilter = () => new InvalidInputError('cursor', 'does not belong to th
  * which refuses a malformed one with a ValidationException (a 500), so every part is checked
  * against the key a page of that partition can end on.
  */
-export function decodeCursor(token: string, partitions: readonly ProviderId[]): Cursor {
+export function decodeCursor(
+  token: string,
+  partitions: readonly ProviderId[],
+  providerIds: readonly ProviderId[] = PROVIDER_IDS,
+): Cursor {
   let cursor: unknown;
   try {
     cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
@@ -39,11 +44,11 @@ export function decodeCursor(token: string, partitions: readonly ProviderId[]): 
   const partition = partitions[p];
   if (partition === undefined) {
     // A cursor of the unfiltered listing used with a provider filter.
-    if (partitions.length === 1 && p < PROVIDER_IDS.length) throw otherFilter();
+    if (partitions.length === 1 && p < providerIds.length) throw otherFilter();
     throw foreignCursor();
   }
   if (k === undefined) return { p };
-  const startKey = providerIndexKey(k);
+  const startKey = providerIndexKey(k, providerIds);
   if (startKey === undefined) throw foreignCursor();
   if (startKey.gsiProvider !== partition) throw partitions.length === 1 ? otherFilter() : foreignCursor();
   return { p, k: startKey };
@@ -54,7 +59,10 @@ export function decodeCursor(token: string, partitions: readonly ProviderId[]): 
  * index key, each part well formed), else undefined. The parts are not checked against each other:
  * a listing must page past any stored item, whatever it holds.
  */
-function providerIndexKey(k: unknown): Record<string, string> | undefined {
+function providerIndexKey(
+  k: unknown,
+  providerIds: readonly ProviderId[],
+): Record<string, string> | undefined {
   if (typeof k !== 'object' || k === null || Array.isArray(k)) return undefined;
   const { pk, sk, gsiProvider, gsiAccount, ...rest } = k as Record<string, unknown>;
   if (Object.keys(rest).length > 0) return undefined;
@@ -65,16 +73,16 @@ function providerIndexKey(k: unknown): Record<string, string> | undefined {
   const wellFormed =
     prefix === 'conn' &&
     pkRest.length === 0 &&
-    isProviderId(pkProvider) &&
+    isProviderId(pkProvider, providerIds) &&
     isAccount(pkAccount) &&
     (sk === 'oauth' || sk === 'personal') &&
-    isProviderId(gsiProvider) &&
+    isProviderId(gsiProvider, providerIds) &&
     accountRest.length === 0 &&
     isAccount(account) &&
     (source === 'oauth' || source === 'personal');
   return wellFormed ? { pk, sk, gsiProvider, gsiAccount } : undefined;
 }
 
-const isProviderId = (value: string | undefined): value is ProviderId =>
-  (PROVIDER_IDS as readonly (string | undefined)[]).includes(value);
+const isProviderId = (value: string | undefined, providerIds: readonly ProviderId[]): value is ProviderId =>
+  (providerIds as readonly (string | undefined)[]).includes(value);
 const isAccount = (value: string | undefined): boolean => value !== undefined && ACCOUNT_PATTERN.test(value);

@@ -11,7 +11,10 @@ import { type AccessTokenCacheOptions, CachedAccessTokens } from '../crypto/cach
 import { DynamoDbConnectionStore } from './connection-store';
 import { DynamoDbSessionStore } from './session-store';
 
-export type DynamoDbStoreOptions = AccessTokenCacheOptions;
+export type DynamoDbStoreOptions = AccessTokenCacheOptions & {
+  /** The providers a listing walks, in order (default: the registry's built-ins; tests add their own). */
+  readonly providerIds?: readonly string[];
+};
 
 /** The connection store, with the session store's operations delegated to its own object. */
 export class DynamoDbStore extends DynamoDbConnectionStore implements SessionStore {
@@ -23,7 +26,9 @@ export class DynamoDbStore extends DynamoDbConnectionStore implements SessionSto
     cipher: TokenCipher,
     options: DynamoDbStoreOptions = {},
   ) {
-    super(client, tableName, cipher, new CachedAccessTokens(cipher, options));
+    // A runtime's own providers are listed like the built-ins; the static type names only those.
+    const providerIds = options.providerIds as readonly ProviderId[] | undefined;
+    super(client, tableName, cipher, new CachedAccessTokens(cipher, options), providerIds);
     this.sessions = new DynamoDbSessionStore(client, tableName);
   }
 

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIGHTSPEED_SCOPES, loadConfig } from '../../../shared/config';
+import { loadConfig } from '../../../shared/config';
 import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
 import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
-import { lightspeedProvider, parseLightspeedTokenResponse } from '../../../shared/providers/lightspeed-x';
+import { createProviders } from '../../../shared/providers';
+import {
+  DEFAULT_LIGHTSPEED_SCOPES,
+  lightspeedProvider,
+  parseLightspeedTokenResponse,
+} from '../../../shared/providers/lightspeed-x';
 import { EXPIRES_IN_RANGE } from '../../../shared/providers/oauth2';
 
 // A whole second, so HTTP dates (second precision) round-trip exactly.
@@ -37,7 +42,7 @@ function failureOf(run: () => unknown): ProviderError {
 }
 
 function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
-  const oauth = lightspeedProvider(loadConfig(env).lightspeed).oauth;
+  const oauth = lightspeedProvider(loadConfig(env).providers['lightspeed-x']!).oauth;
   if (oauth === undefined) throw new Error('lightspeed-x must support OAuth');
   return oauth;
 }
@@ -393,7 +398,7 @@ describe('unusable answers and bounds (a rotated refresh token is never lost)', 
 describe('lightspeedProvider', () => {
   it('is the lightspeed-x provider with OAuth, accounts named by domain_prefix', () => {
     // Act
-    const provider = lightspeedProvider(loadConfig({}).lightspeed);
+    const provider = createProviders(loadConfig({}))['lightspeed-x'];
 
     // Assess
     expect(provider.id).toBe('lightspeed-x');
@@ -539,7 +544,7 @@ describe('lightspeedProvider', () => {
 
   it('returns the store API base URL for an account', () => {
     // Prepare
-    const provider = lightspeedProvider(loadConfig({}).lightspeed);
+    const provider = lightspeedProvider(loadConfig({}).providers['lightspeed-x']!);
 
     // Act
     const base = provider.apiBaseUrl('demo-store');

@@ -48,7 +48,7 @@ describe('xentralProvider', () => {
 
   it('offers no OAuth flow, only personal tokens', () => {
     // Act
-    const provider = xentralProvider('https://{account}.xentral.biz/api');
+    const provider = createProviders(loadConfig({})).xentral;
 
     // Assess
     expect(provider.id).toBe('xentral');

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { type Cursor, decodeCursor, encodeCursor } from '../../../../shared/adapters/dynamodb/cursor';
 import { InvalidInputError } from '../../../../shared/domain/errors';
-import { PROVIDER_IDS, type ProviderId } from '../../../../shared/domain/model';
+import type { ProviderId } from '../../../../shared/domain/model';
+import { PROVIDER_IDS } from '../../../../shared/providers';
 
 const encode = (cursor: unknown) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
 const key = (account: string, sk = 'oauth', provider = 'lightspeed-x') => ({
