@@ -80,7 +80,7 @@ export class RefreshCall {
 
   /** Calls the provider with the refresh token of the leased version (never a pre-lease copy). */
   private async refreshHoldingLease(leased: LeasedConnection, interrupted: boolean): Promise<RefreshResult> {
-    const { store, providers, http, clock, logger, telemetry } = this.deps;
+    const { providers, http, clock, logger } = this.deps;
     const key: ConnectionKey = { provider: leased.provider, account: leased.account };
     const log = { provider: key.provider, account: key.account, version: leased.version };
     const adapter = providers[key.provider].oauth;
