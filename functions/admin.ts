@@ -1,5 +1,5 @@
 /** Lambda entry: backend management routes (connect sessions, connections, personal tokens). */
 import { lambdaHandler } from './aws';
-import { createAdminHandler } from './handlers/admin';
+import { adminRoutes } from './handlers/admin';
 
-export const handler = lambdaHandler(createAdminHandler);
+export const handler = lambdaHandler(adminRoutes);

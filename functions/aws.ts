@@ -8,15 +8,11 @@
  * larger for about 3 ms less import time.
  */
 import { randomUUID } from 'node:crypto';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type middy from '@middy/core';
 import { KmsKeyProvider } from '../shared/adapters/crypto/kms-keys';
 import { createDocumentClient } from '../shared/adapters/dynamodb/client';
 import { DynamoDbStore } from '../shared/adapters/dynamodb/store';
@@ -29,6 +25,7 @@ import { ConfigError, ENV, loadConfig } from '../shared/config';
 import { EnvelopeCipher } from '../shared/domain/crypto';
 import { systemClock } from '../shared/domain/ports';
 import { logEventSink, type MetricSink } from '../shared/domain/telemetry';
+import { httpPipeline, jobPipeline, type Observability, type RouteTable } from './http/pipeline';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
@@ -110,19 +107,19 @@ export function awsServices(): Services {
   return services;
 }
 
-/**
- * A Lambda entry point: the group's handler over the container's services, with request ids in
- * every log line, an X-Ray segment per invocation and the counters flushed as EMF at the end.
- */
-export function lambdaHandler<E, R>(
-  create: (services: Services) => middy.MiddyfiedHandler<E, R, Error, import('aws-lambda').Context>,
+/** Request ids in every log line, an X-Ray subsegment per invocation, counters flushed as EMF. */
+export const observability: Observability = { logger, tracer, metrics };
+
+/** A Lambda entry point serving a group of routes over the container's services. */
+export function lambdaHandler(
+  routesOf: (services: Services) => RouteTable,
+  options: { readonly directInvocation?: boolean } = {},
 ) {
-  return (
-    create(awsServices())
-      // Never the response as trace metadata (Powertools' default): it is the token itself. The stack
-      // also sets POWERTOOLS_TRACER_CAPTURE_RESPONSE=false, so no other capture path records one either.
-      .use(captureLambdaHandler(tracer, { captureResponse: false }))
-      .use(injectLambdaContext(logger))
-      .use(logMetrics(metrics))
-  );
+  const services = awsServices();
+  return httpPipeline(services, routesOf(services), { ...options, observability });
+}
+
+/** A Lambda entry point running a scheduled job over the container's services. */
+export function lambdaJob<R>(jobOf: (services: Services) => () => Promise<R>) {
+  return jobPipeline(jobOf(awsServices()), observability);
 }

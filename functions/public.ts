@@ -1,5 +1,5 @@
 /** Lambda entry: public routes (health, connect link, OAuth callback). */
 import { lambdaHandler } from './aws';
-import { createPublicHandler } from './handlers/public';
+import { publicRoutes } from './handlers/public';
 
-export const handler = lambdaHandler(createPublicHandler);
+export const handler = lambdaHandler(publicRoutes);

@@ -1,5 +1,5 @@
 /** Lambda entry: the scheduled sweep. */
-import { lambdaHandler } from './aws';
-import { createSweepHandler } from './handlers/sweep';
+import { lambdaJob } from './aws';
+import { sweepJob } from './handlers/sweep';
 
-export const handler = lambdaHandler(createSweepHandler);
+export const handler = lambdaJob(sweepJob);

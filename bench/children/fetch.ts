@@ -6,9 +6,10 @@
  *
  * Two handler variants, both on one Services wiring like the local runtime's (DynamoDbStore +
  * EnvelopeCipher + LocalKeyring + FileSecretStore):
- * - `lambda`: createTokensHandler with the middlewares functions/aws.ts adds on Lambda (Powertools
- *   tracer, logger context, EMF metrics): what the tokens function runs and bills.
- * - `handler`: createTokensHandler(services) alone.
+ * - `lambda`: the tokens routes through the request pipeline with Lambda's observability
+ *   (functions/aws.ts: Powertools tracer, logger context, EMF metrics): what the tokens function
+ *   runs and bills.
+ * - `handler`: the tokens routes through the request pipeline without observability.
  * The steps in between show where the overhead goes, each including the one before (except `query`):
  * - `query`: the store's read with its access-token cache off (a DynamoDbStore with
  *   accessTokenCacheMs 0): the same consistent GetItem, mapping, and opening the sealed access token
@@ -20,14 +21,12 @@
  * - `handler`, `lambda`: the HTTP plumbing (middy, header normaliser, zod, JSON) and the Lambda middlewares.
  */
 import { join } from 'node:path';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { logger as lambdaLogger, metrics as lambdaMetrics, tracer } from '../../functions/aws';
-import { createTokensHandler } from '../../functions/handlers/tokens';
+import { logger as lambdaLogger, metrics as lambdaMetrics, observability } from '../../functions/aws';
+import { tokenRoutes } from '../../functions/handlers/tokens';
+import { httpPipeline } from '../../functions/http/pipeline';
 import { createServices, type Runtime } from '../../functions/services';
 import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
 import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
@@ -73,28 +72,23 @@ async function wiring(meter: boolean) {
     ...sink,
   });
   const localLogger = portLogger(createPowertoolsLogger());
-  const handler = createTokensHandler(
-    createServices(
-      runtime({
-        logger: localLogger,
-        events: logEventSink(localLogger),
-        metrics: { count: () => undefined },
-      }),
-    ),
+  const localServices = createServices(
+    runtime({
+      logger: localLogger,
+      events: logEventSink(localLogger),
+      metrics: { count: () => undefined },
+    }),
   );
+  const handler = httpPipeline(localServices, tokenRoutes(localServices));
   const awsLogger = portLogger(lambdaLogger);
-  const lambda = createTokensHandler(
-    createServices(
-      runtime({
-        logger: awsLogger,
-        events: logEventSink(awsLogger),
-        metrics: { count: (name, value = 1) => lambdaMetrics.addMetric(name, MetricUnit.Count, value) },
-      }),
-    ),
-  )
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(lambdaLogger))
-    .use(logMetrics(lambdaMetrics));
+  const awsServices = createServices(
+    runtime({
+      logger: awsLogger,
+      events: logEventSink(awsLogger),
+      metrics: { count: (name, value = 1) => lambdaMetrics.addMetric(name, MetricUnit.Count, value) },
+    }),
+  );
+  const lambda = httpPipeline(awsServices, tokenRoutes(awsServices), { observability });
   const services = createServices(
     runtime({ logger: localLogger, events: logEventSink(localLogger), metrics: { count: () => undefined } }),
   );

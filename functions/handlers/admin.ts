@@ -8,13 +8,13 @@ import {
   personalTokenBodySchema,
 } from '../../shared/domain/validation';
 import { json, noContent } from '../http/responses';
+import type { RouteTable } from '../http/pipeline';
 import type { Services } from '../services';
-import { httpHandler } from './common';
 
-/** Builds the `admin` group's Lambda handler. */
-export function createAdminHandler(services: Services) {
+/** The `admin` group's routes. */
+export function adminRoutes(services: Services): RouteTable {
   const { connect, connections } = services;
-  return httpHandler(services, {
+  return {
     'POST /connect-sessions': async ({ body }) => {
       const input = parseInput(connectSessionBodySchema, parseJsonBody(body), 'body');
       return json(
@@ -61,5 +61,5 @@ export function createAdminHandler(services: Services) {
       await connections.deletePersonalToken(parseInput(connectionPathSchema, path, 'path'));
       return noContent();
     },
-  });
+  };
 }

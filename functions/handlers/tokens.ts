@@ -7,10 +7,10 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { connectionPathSchema, parseInput, tokenQuerySchema } from '../../shared/domain/validation';
 import type { BrokerEvent } from '../http/middleware';
+import type { RouteTable } from '../http/pipeline';
 import { type HttpResult, json } from '../http/responses';
 import { routeKey } from '../routes';
 import type { Services } from '../services';
-import { httpHandler } from './common';
 
 const TOKEN_ROUTE = routeKey({ method: 'GET', path: '/tokens/{provider}/{account}' });
 
@@ -61,8 +61,11 @@ function routeEvent(
   } as unknown as BrokerEvent;
 }
 
-/** A direct invocation's request as the API Gateway event of the route, so both go one way. */
-function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context> {
+/**
+ * A direct invocation's request as the API Gateway event of the route, so both go one way
+ * (functions/http/pipeline.ts puts it first on the tokens function on Lambda).
+ */
+export function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context> {
   return {
     before: (request) => {
       const event = request.event as unknown;
@@ -85,25 +88,18 @@ function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error,
   };
 }
 
-/**
- * Builds the `tokens` group's Lambda handler. `directInvocation` (the Lambda entry sets it) also
- * accepts the direct-invocation request; the local runtime serves HTTP only and leaves it off.
- */
-export function createTokensHandler(services: Services, options: { directInvocation?: boolean } = {}) {
-  return httpHandler(
-    services,
-    {
-      [TOKEN_ROUTE]: async ({ path, query, caller }) => {
-        const key = parseInput(connectionPathSchema, path, 'path');
-        const options = parseInput(tokenQuerySchema, query, 'query');
-        const token = await services.tokens.getToken(key, {
-          minValidSeconds: options.min_valid_seconds,
-          forceRefresh: options.force_refresh,
-          caller: caller ?? 'unknown',
-        });
-        return json(200, token);
-      },
+/** The `tokens` group's route. */
+export function tokenRoutes(services: Services): RouteTable {
+  return {
+    [TOKEN_ROUTE]: async ({ path, query, caller }) => {
+      const key = parseInput(connectionPathSchema, path, 'path');
+      const options = parseInput(tokenQuerySchema, query, 'query');
+      const token = await services.tokens.getToken(key, {
+        minValidSeconds: options.min_valid_seconds,
+        forceRefresh: options.force_refresh,
+        caller: caller ?? 'unknown',
+      });
+      return json(200, token);
     },
-    options.directInvocation === true ? [directInvocation()] : [],
-  );
+  };
 }
