@@ -7,8 +7,8 @@ import {
   parseJsonBody,
   personalTokenBodySchema,
 } from '../../shared/domain/validation';
-import { json, noContent } from '../http/responses';
 import type { RouteTable } from '../http/pipeline';
+import { json, noContent } from '../http/responses';
 import type { Services } from '../services';
 
 /** The `admin` group's routes. */

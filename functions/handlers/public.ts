@@ -3,9 +3,9 @@ import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import { bindingCookieName } from '../../shared/domain/connect';
 import { openApiDocument } from '../http/openapi';
 import { pages } from '../http/pages';
+import type { RouteTable } from '../http/pipeline';
 import { json, page, redirect } from '../http/responses';
 import { withParams } from '../http/url';
-import type { RouteTable } from '../http/pipeline';
 import type { Services } from '../services';
 
 /** The `public` group's routes. */

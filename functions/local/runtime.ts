@@ -278,7 +278,11 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     localRequestListener({
       apiKey,
       allowedHosts,
-      handlers: { public: http(publicRoutes(services)), tokens: http(tokenRoutes(services)), admin: http(adminRoutes(services)) },
+      handlers: {
+        public: http(publicRoutes(services)),
+        tokens: http(tokenRoutes(services)),
+        admin: http(adminRoutes(services)),
+      },
       extensions: [localRoutes],
     }),
   );

@@ -11,8 +11,8 @@ import {
   type RouteHandler,
   STRICT_TRANSPORT_SECURITY,
 } from '../../../functions/http/middleware';
-import { httpPipeline } from '../../../functions/http/pipeline';
 import { pages } from '../../../functions/http/pages';
+import { httpPipeline } from '../../../functions/http/pipeline';
 import { type HttpResult, json, page, redirect } from '../../../functions/http/responses';
 import { routeKey, routes } from '../../../functions/routes';
 import type { Services } from '../../../functions/services';
