@@ -14,7 +14,7 @@
  * - `query`: the store's read with its access-token cache off (a DynamoDbStore with
  *   accessTokenCacheMs 0): the same consistent GetItem, mapping, and opening the sealed access token
  *   (AES-GCM). What a fetch's read costs the first time a process sees a token. Not part of the
- *   chain; the name is kept from when the store read with a Query (bench/run.ts uses it);
+ *   chain; the name is kept from when the store read with a Query (bench/phases/fetch.ts uses it);
  * - `store`: DynamoDbStore.getOAuth as it runs: the GetItem and mapping; the access token opened
  *   once, then reused while its sealed value is unchanged;
  * - `service`: TokenService.getToken (store, freshness check, audit log line, counter);
