@@ -25,7 +25,7 @@ import { ConfigError, ENV, loadConfig } from '../shared/config';
 import { EnvelopeCipher } from '../shared/domain/crypto';
 import { systemClock } from '../shared/domain/ports';
 import { logEventSink, type MetricSink } from '../shared/domain/telemetry';
-import { httpPipeline, jobPipeline, type Observability, type RouteTable } from './http/pipeline';
+import type { Observability } from './observability';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
@@ -109,17 +109,3 @@ export function awsServices(): Services {
 
 /** Request ids in every log line, an X-Ray subsegment per invocation, counters flushed as EMF. */
 export const observability: Observability = { logger, tracer, metrics };
-
-/** A Lambda entry point serving a group of routes over the container's services. */
-export function lambdaHandler(
-  routesOf: (services: Services) => RouteTable,
-  options: { readonly directInvocation?: boolean } = {},
-) {
-  const services = awsServices();
-  return httpPipeline(services, routesOf(services), { ...options, observability });
-}
-
-/** A Lambda entry point running a scheduled job over the container's services. */
-export function lambdaJob<R>(jobOf: (services: Services) => () => Promise<R>) {
-  return jobPipeline(jobOf(awsServices()), observability);
-}

@@ -1,5 +1,7 @@
 /** Lambda entry: public routes (health, connect link, OAuth callback). */
-import { lambdaHandler } from './aws';
+import { awsServices, observability } from './aws';
 import { publicRoutes } from './handlers/public';
+import { httpPipeline } from './http/pipeline';
 
-export const handler = lambdaHandler(publicRoutes);
+const services = awsServices();
+export const handler = httpPipeline(services, publicRoutes(services), { observability });

@@ -1,5 +1,6 @@
 /** Lambda entry: the scheduled sweep. */
-import { lambdaJob } from './aws';
+import { awsServices, observability } from './aws';
 import { sweepJob } from './handlers/sweep';
+import { jobPipeline } from './observability';
 
-export const handler = lambdaJob(sweepJob);
+export const handler = jobPipeline(sweepJob(awsServices()), observability);

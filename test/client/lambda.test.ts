@@ -16,7 +16,7 @@ import {
   TokenBrokerClient,
 } from '../../client';
 import { EXIT, run } from '../../client/cli';
-import { tokenRoutes } from '../../functions/handlers/tokens';
+import { directInvocation, tokenRoutes } from '../../functions/handlers/tokens';
 import { httpPipeline } from '../../functions/http/pipeline';
 import { lambdaContext } from '../../functions/local/server';
 import { connect, startTestBroker, TEST_API_KEY, type TestBroker } from '../helpers/broker';
@@ -47,7 +47,9 @@ function invokeTheHandler() {
 
 beforeAll(async () => {
   t = await startTestBroker();
-  handler = httpPipeline(t.broker.services, tokenRoutes(t.broker.services), { directInvocation: true });
+  handler = httpPipeline(t.broker.services, tokenRoutes(t.broker.services), {
+    directInvocation: directInvocation(),
+  });
   invokeTheHandler();
   await connect(t, 'lambda-store');
 });

@@ -4,7 +4,7 @@
  * in-process local broker (demo mode) sharing the same services.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIRECT_INVOCATION_CALLER, tokenRoutes } from '../../../functions/handlers/tokens';
+import { DIRECT_INVOCATION_CALLER, directInvocation, tokenRoutes } from '../../../functions/handlers/tokens';
 import { httpPipeline } from '../../../functions/http/pipeline';
 import type { HttpResult } from '../../../functions/http/responses';
 import { lambdaContext } from '../../../functions/local/server';
@@ -16,7 +16,9 @@ const audit = recorder();
 
 beforeAll(async () => {
   t = await startTestBroker({}, { logger: audit.logger });
-  handler = httpPipeline(t.broker.services, tokenRoutes(t.broker.services), { directInvocation: true });
+  handler = httpPipeline(t.broker.services, tokenRoutes(t.broker.services), {
+    directInvocation: directInvocation(),
+  });
   await connect(t, 'direct-store');
 });
 afterAll(() => t.close());
