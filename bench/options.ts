@@ -17,19 +17,12 @@ const QUICK = {
   },
 };
 
+/** The full run: more rounds and longer, and the sweep over 100,000 connections. */
 const FULL: typeof QUICK = {
   fetch: { rounds: 5, iterations: 400, warmup: 300, capacityFetches: 50 },
-  http: { connections: 10, durationSeconds: 7, warmupSeconds: 3, rounds: 6 },
+  http: { ...QUICK.http, durationSeconds: 7, warmupSeconds: 3, rounds: 6 },
   cold: { runs: 20 },
-  sweep: {
-    small: 1_000,
-    large: 10_000,
-    huge: 100_000,
-    due: 100,
-    timedDue: 1_000,
-    timedRuns: 3,
-    tokenLatencyMs: 50,
-  },
+  sweep: { ...QUICK.sweep, huge: 100_000, timedRuns: 3 },
 };
 
 export type Settings = typeof QUICK;

@@ -7,7 +7,7 @@ import {
   PROVIDERS,
   type Provider,
 } from '../types';
-import { type CliContext, integer, providerArgument } from './context';
+import { accountCommand, type CliContext, deleteAction, integer } from './context';
 import { connectionFields, connectionTable } from './render';
 
 interface ListFlags {
@@ -52,27 +52,20 @@ export function registerConnections(program: Command, cli: CliContext): void {
         cli.note(`More connections: add --all, or --next-token ${page.next_token}`);
       }
     });
-  connections
-    .command('show')
-    .description('show the connection a token fetch would use')
-    .addArgument(providerArgument())
-    .argument('<account>', 'the account (Lightspeed domain prefix, Xentral instance id)')
-    .action(async (provider: Provider, account: string, _options: unknown, command: Command) => {
-      const client = await cli.client(command);
-      const connection = await client.getConnection(provider, account);
-      cli.output(connection, () => connectionFields(connection, cli.now()));
-    });
-  connections
-    .command('delete')
-    .description('forget a connection and its tokens (OAuth and personal)')
-    .addArgument(providerArgument())
-    .argument('<account>', 'the account')
-    .action(async (provider: Provider, account: string, _options: unknown, command: Command) => {
-      const client = await cli.client(command);
-      await client.deleteConnection(provider, account);
-      cli.output(
-        { provider, account, deleted: true },
-        () => `Deleted ${provider}/${account} and its tokens.`,
-      );
-    });
+  accountCommand(
+    connections,
+    'show',
+    'show the connection a token fetch would use',
+    'the account (Lightspeed domain prefix, Xentral instance id)',
+  ).action(async (provider: Provider, account: string, _options: unknown, command: Command) => {
+    const connection = await (await cli.client(command)).getConnection(provider, account);
+    cli.output(connection, () => connectionFields(connection, cli.now()));
+  });
+  accountCommand(connections, 'delete', 'forget a connection and its tokens (OAuth and personal)').action(
+    deleteAction(
+      cli,
+      (client, provider, account) => client.deleteConnection(provider, account),
+      (provider, account) => `Deleted ${provider}/${account} and its tokens.`,
+    ),
+  );
 }

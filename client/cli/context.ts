@@ -3,7 +3,7 @@ import { Argument, type Command, InvalidArgumentError } from 'commander';
 import { TokenBrokerClient } from '../client';
 import type { SecretSource } from '../secret-input';
 import { resolveTarget, type Target, UsageError } from '../target';
-import { PROVIDERS } from '../types';
+import { PROVIDERS, type Provider } from '../types';
 
 export interface CliIo {
   readonly stdin: SecretSource;
@@ -86,6 +86,32 @@ export class CliContext {
 /** The `<provider>` argument, limited to the providers the broker knows. */
 export function providerArgument(): Argument {
   return new Argument('<provider>', 'lightspeed-x or xentral').choices(PROVIDERS);
+}
+
+/** A subcommand of `parent` on one connection: `<provider> <account>`. */
+export function accountCommand(
+  parent: Command,
+  name: string,
+  description: string,
+  accountHelp = 'the account',
+): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .addArgument(providerArgument())
+    .argument('<account>', accountHelp);
+}
+
+/** The action of a `delete` subcommand: `remove`, then a confirmation (`deleted: true` in JSON). */
+export function deleteAction(
+  cli: CliContext,
+  remove: (client: TokenBrokerClient, provider: Provider, account: string) => Promise<void>,
+  done: (provider: Provider, account: string) => string,
+) {
+  return async (provider: Provider, account: string, _options: unknown, command: Command) => {
+    await remove(await cli.client(command), provider, account);
+    cli.output({ provider, account, deleted: true }, () => done(provider, account));
+  };
 }
 
 /** An option parser for a whole number in [min, max]. */

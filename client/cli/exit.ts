@@ -28,28 +28,22 @@ export const EXIT_CODES_HELP = `Exit codes:
   0 ok  1 other error  2 usage or invalid_request  3 unauthorized  4 not_found
   5 reauthorization_required  6 token_expired  7 provider_unavailable  8 broker unreachable  130 cancelled`;
 
+/** The exit code of each broker error code; any other code exits with EXIT.error. */
+const EXIT_BY_CODE: Readonly<Record<string, number>> = {
+  invalid_request: EXIT.usage,
+  unauthorized: EXIT.unauthorized,
+  forbidden: EXIT.unauthorized,
+  credentials_unavailable: EXIT.unauthorized,
+  not_found: EXIT.notFound,
+  reauthorization_required: EXIT.reauthorizationRequired,
+  token_expired: EXIT.tokenExpired,
+  provider_unavailable: EXIT.providerUnavailable,
+  network_error: EXIT.unreachable,
+};
+
 /** The exit code for a broker error. */
 export function exitCodeFor(error: TokenBrokerError): number {
-  switch (error.code) {
-    case 'invalid_request':
-      return EXIT.usage;
-    case 'unauthorized':
-    case 'forbidden':
-    case 'credentials_unavailable':
-      return EXIT.unauthorized;
-    case 'not_found':
-      return EXIT.notFound;
-    case 'reauthorization_required':
-      return EXIT.reauthorizationRequired;
-    case 'token_expired':
-      return EXIT.tokenExpired;
-    case 'provider_unavailable':
-      return EXIT.providerUnavailable;
-    case 'network_error':
-      return EXIT.unreachable;
-    default:
-      return EXIT.error;
-  }
+  return Object.hasOwn(EXIT_BY_CODE, error.code) ? (EXIT_BY_CODE[error.code] ?? EXIT.error) : EXIT.error;
 }
 
 /** Prints an error to stderr (the contract's code and message) and picks the exit code. */

@@ -2,18 +2,18 @@
 import { type Command, Option } from 'commander';
 import { readSecret } from '../secret-input';
 import { type ConnectionMetadata, PROVIDERS, type Provider } from '../types';
-import { type CliContext, providerArgument } from './context';
+import { accountCommand, type CliContext, deleteAction } from './context';
 import { connectionFields, personalTokenTable } from './render';
 
 export function registerPersonalToken(program: Command, cli: CliContext): void {
   const personal = program
     .command('personal-token')
     .description('store, delete and list personal tokens (Lightspeed personal tokens, Xentral PATs)');
-  personal
-    .command('put')
-    .description('store or replace a personal token, read from stdin or a hidden prompt (never an argument)')
-    .addArgument(providerArgument())
-    .argument('<account>', 'the account')
+  accountCommand(
+    personal,
+    'put',
+    'store or replace a personal token, read from stdin or a hidden prompt (never an argument)',
+  )
     .option('--name <name>', 'a label, e.g. "ERP sync"')
     .option('--expires-at <date-time>', 'when the token expires (ISO 8601, e.g. 2027-03-01T00:00:00Z)')
     .option('--verify', 'have the broker check the token with one call to the provider first')
@@ -39,19 +39,17 @@ export function registerPersonalToken(program: Command, cli: CliContext): void {
         cli.output(stored, () => `Stored personal token.\n${connectionFields(stored, cli.now())}`);
       },
     );
-  personal
-    .command('delete')
-    .description('delete a personal token (an OAuth connection for the account is kept)')
-    .addArgument(providerArgument())
-    .argument('<account>', 'the account')
-    .action(async (provider: Provider, account: string, _options: unknown, command: Command) => {
-      const client = await cli.client(command);
-      await client.deletePersonalToken(provider, account);
-      cli.output(
-        { provider, account, deleted: true },
-        () => `Deleted the personal token of ${provider}/${account}.`,
-      );
-    });
+  accountCommand(
+    personal,
+    'delete',
+    'delete a personal token (an OAuth connection for the account is kept)',
+  ).action(
+    deleteAction(
+      cli,
+      (client, provider, account) => client.deletePersonalToken(provider, account),
+      (provider, account) => `Deleted the personal token of ${provider}/${account}.`,
+    ),
+  );
   personal
     .command('list')
     .description('list personal tokens with their expiry')

@@ -1,17 +1,12 @@
 /** `token-broker token get <provider> <account>`: a current access token. */
 import type { Command } from 'commander';
 import type { Provider } from '../types';
-import { type CliContext, integer, providerArgument } from './context';
+import { accountCommand, type CliContext, integer } from './context';
 import { tokenFields } from './render';
 
 export function registerToken(program: Command, cli: CliContext): void {
-  program
-    .command('token')
-    .description('fetch tokens')
-    .command('get')
-    .description('get a current access token (refreshed first when needed)')
-    .addArgument(providerArgument())
-    .argument('<account>', 'the account')
+  const tokenCommand = program.command('token').description('fetch tokens');
+  accountCommand(tokenCommand, 'get', 'get a current access token (refreshed first when needed)')
     .option(
       '--min-valid-seconds <n>',
       'refresh first if it expires sooner (0 to 43200; broker default 300)',
