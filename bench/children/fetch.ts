@@ -27,6 +27,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { logger as lambdaLogger, metrics as lambdaMetrics, observability } from '../../functions/aws';
 import { tokenRoutes } from '../../functions/handlers/tokens';
 import { httpPipeline } from '../../functions/http/pipeline';
+import { lambdaContext } from '../../functions/local/server';
 import { createServices, type Runtime } from '../../functions/services';
 import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
 import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
@@ -36,15 +37,7 @@ import { systemClock } from '../../shared/domain/ports';
 import { logEventSink } from '../../shared/domain/telemetry';
 import { meterCapacity } from '../lib/capacity';
 import { benchTempDir, serveParent } from '../lib/child';
-import {
-  benchConfig,
-  FETCH_KEY,
-  lambdaContext,
-  localClients,
-  openStore,
-  seedValidToken,
-  tokenEvent,
-} from '../lib/runtime';
+import { benchConfig, FETCH_KEY, localClients, openStore, seedValidToken, tokenEvent } from '../lib/runtime';
 import { median, percentile } from '../lib/stats';
 
 const endpoint = process.env.BENCH_DYNAMODB_ENDPOINT ?? '';
@@ -102,7 +95,7 @@ const invoke = async (fn: typeof main.handler | typeof main.lambda) => {
   const event = tokenEvent();
   const result = (await fn(
     event,
-    lambdaContext(event.requestContext.requestId),
+    lambdaContext(event.requestContext.requestId, 'tokens'),
   )) as APIGatewayProxyStructuredResultV2;
   if (result.statusCode !== 200) throw new Error(`token fetch answered ${result.statusCode}: ${result.body}`);
 };
