@@ -23,8 +23,8 @@ import { CachedSecretStore } from '../shared/adapters/secrets/cached-store';
 import { SecretsManagerStore } from '../shared/adapters/secrets/secrets-manager-store';
 import { ConfigError, ENV, loadConfig } from '../shared/config';
 import { EnvelopeCipher } from '../shared/domain/crypto';
-import { systemClock } from '../shared/domain/ports';
-import { logEventSink, type MetricSink } from '../shared/domain/telemetry';
+import { type MetricSink, systemClock } from '../shared/domain/ports';
+import { logEventSink } from '../shared/domain/telemetry';
 import type { Observability } from './observability';
 import { createServices, type Services } from './services';
 

@@ -6,14 +6,23 @@ import type { BrokerConfig } from '../shared/config';
 import { ConnectService } from '../shared/domain/connect';
 import { ConnectionService } from '../shared/domain/connections';
 import type { ProviderId } from '../shared/domain/model';
-import type { Clock, ConnectionStore, Logger, SecretStore, SessionStore } from '../shared/domain/ports';
+import type {
+  Clock,
+  ConnectionStore,
+  EventSink,
+  HttpClient,
+  Logger,
+  MetricSink,
+  OAuthClientCredentials,
+  SecretStore,
+  SessionStore,
+} from '../shared/domain/ports';
 import { Refresher } from '../shared/domain/refresh';
 import type { RetryPolicy } from '../shared/domain/retry';
 import { type SweepReport, sweep } from '../shared/domain/sweep';
-import { type EventSink, type MetricSink, Telemetry } from '../shared/domain/telemetry';
+import { Telemetry } from '../shared/domain/telemetry';
 import { TokenService } from '../shared/domain/tokens';
 import { createProviders } from '../shared/providers';
-import type { HttpClient, OAuthClientCredentials } from '../shared/providers/types';
 
 export interface Runtime {
   readonly config: BrokerConfig;

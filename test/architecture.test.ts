@@ -40,4 +40,57 @@ describe('architecture', () => {
       expect(builds, file).toBe(chainFiles.has(file));
     }
   });
+
+  it('keeps shared/domain speaking domain: it imports nothing from providers, adapters or functions', async () => {
+    const files = await sources('shared/domain');
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      expect(text, file).not.toMatch(/from '\.\.\/(providers|adapters|config)/);
+      expect(text, file).not.toMatch(/from '[./]*functions\//);
+    }
+  });
+
+  it('keeps shared/ free of imports from functions/ (the HTTP layer depends on the domain, not back)', async () => {
+    for (const file of await sources('shared')) {
+      const text = await readFile(file, 'utf8');
+      expect(text, file).not.toMatch(/from '(\.\.\/)+functions\//);
+    }
+  });
+
+  it('keeps HTTP out of the domain: no status code on domain errors and no request schema (zod) in shared/domain', async () => {
+    const errors = await readFile('shared/domain/errors.ts', 'utf8');
+    expect(errors).not.toMatch(/(readonly|abstract) .*status(: number| = \d)/);
+    for (const file of await sources('shared/domain')) {
+      const text = await readFile(file, 'utf8');
+      expect(text, file).not.toMatch(/from 'zod/);
+      // Request fields are the HTTP layer's names (functions/http/errors.ts maps the domain's inputs).
+      expect(text, file).not.toMatch(/'(body|query|path)\.[a-z_]+'/);
+    }
+  });
+
+  it('declares every port interface in shared/domain/ports.ts and nowhere else in shared/', async () => {
+    const ports = await readFile('shared/domain/ports.ts', 'utf8');
+    const names = [...ports.matchAll(/^export (?:interface|type) (\w+)/gm)].map((m) => m[1]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'ConnectionStore',
+        'SessionStore',
+        'SecretStore',
+        'HttpClient',
+        'EventSink',
+        'MetricSink',
+        'KeyProvider',
+        'TokenCipher',
+        'ProviderDefinition',
+      ]),
+    );
+    for (const file of await sources('shared')) {
+      if (file.endsWith('ports.ts')) continue;
+      const text = await readFile(file, 'utf8');
+      for (const name of names)
+        expect(text, `${file} declares ${name}`).not.toMatch(
+          new RegExp(`^export (interface|type) ${name}\\b`, 'm'),
+        );
+    }
+  });
 });

@@ -11,9 +11,9 @@ import { ensureTable, LOCAL_CREDENTIALS } from '../../functions/local/dynamodb';
 import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
 import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
 import { type BrokerConfig, loadConfig } from '../../shared/config';
-import { EnvelopeCipher, type KeyProvider } from '../../shared/domain/crypto';
+import { EnvelopeCipher } from '../../shared/domain/crypto';
 import type { ConnectionKey } from '../../shared/domain/model';
-import type { Logger } from '../../shared/domain/ports';
+import type { KeyProvider, Logger } from '../../shared/domain/ports';
 
 /** The OAuth app the sweep measurement registers at the simulator. */
 export const SIMULATOR_APP = {

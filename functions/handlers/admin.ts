@@ -1,4 +1,7 @@
 /** Backend management routes: connect sessions, connections, personal tokens. */
+
+import type { RouteTable } from '../http/pipeline';
+import { connectionListResponse, connectionMetadata, connectSessionResponse } from '../http/presenters';
 import {
   connectionPathSchema,
   connectSessionBodySchema,
@@ -6,8 +9,7 @@ import {
   parseInput,
   parseJsonBody,
   personalTokenBodySchema,
-} from '../../shared/domain/validation';
-import type { RouteTable } from '../http/pipeline';
+} from '../http/requests';
 import { json, noContent } from '../http/responses';
 import type { Services } from '../services';
 
@@ -17,29 +19,25 @@ export function adminRoutes(services: Services): RouteTable {
   return {
     'POST /connect-sessions': async ({ body }) => {
       const input = parseInput(connectSessionBodySchema, parseJsonBody(body), 'body');
-      return json(
-        201,
-        await connect.createSession({
-          provider: input.provider,
-          returnTo: input.return_to,
-          reference: input.reference,
-        }),
-      );
+      const session = await connect.createSession({
+        provider: input.provider,
+        returnTo: input.return_to,
+        reference: input.reference,
+      });
+      return json(201, connectSessionResponse(session));
     },
     'GET /connections': async ({ query }) => {
       const input = parseInput(listQuerySchema, query, 'query');
-      return json(
-        200,
-        await connections.list({
-          ...(input.provider === undefined ? {} : { provider: input.provider }),
-          ...(input.status === undefined ? {} : { status: input.status }),
-          limit: input.limit,
-          ...(input.next_token === undefined ? {} : { nextToken: input.next_token }),
-        }),
-      );
+      const list = await connections.list({
+        ...(input.provider === undefined ? {} : { provider: input.provider }),
+        ...(input.status === undefined ? {} : { status: input.status }),
+        limit: input.limit,
+        ...(input.next_token === undefined ? {} : { cursor: input.next_token }),
+      });
+      return json(200, connectionListResponse(list));
     },
     'GET /connections/{provider}/{account}': async ({ path }) =>
-      json(200, await connections.get(parseInput(connectionPathSchema, path, 'path'))),
+      json(200, connectionMetadata(await connections.get(parseInput(connectionPathSchema, path, 'path')))),
     'DELETE /connections/{provider}/{account}': async ({ path }) => {
       await connections.delete(parseInput(connectionPathSchema, path, 'path'));
       return noContent();
@@ -47,15 +45,13 @@ export function adminRoutes(services: Services): RouteTable {
     'PUT /personal-tokens/{provider}/{account}': async ({ path, body }) => {
       const key = parseInput(connectionPathSchema, path, 'path');
       const input = parseInput(personalTokenBodySchema, parseJsonBody(body), 'body');
-      return json(
-        200,
-        await connections.putPersonalToken(key, {
-          token: input.token,
-          name: input.name,
-          expiresAt: input.expires_at,
-          verify: input.verify === true,
-        }),
-      );
+      const stored = await connections.putPersonalToken(key, {
+        token: input.token,
+        name: input.name,
+        expiresAt: input.expires_at,
+        verify: input.verify === true,
+      });
+      return json(200, connectionMetadata(stored));
     },
     'DELETE /personal-tokens/{provider}/{account}': async ({ path }) => {
       await connections.deletePersonalToken(parseInput(connectionPathSchema, path, 'path'));

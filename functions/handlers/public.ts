@@ -1,6 +1,6 @@
 /** Public routes, opened by retailers' browsers: health, the connect link, the OAuth callback. */
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
-import { bindingCookieName } from '../../shared/domain/connect';
+import { bindingCookieName } from '../../shared/domain/connect-tokens';
 import { openApiDocument } from '../http/openapi';
 import { pages } from '../http/pages';
 import type { RouteTable } from '../http/pipeline';

@@ -5,9 +5,10 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { connectionPathSchema, parseInput, tokenQuerySchema } from '../../shared/domain/validation';
 import type { BrokerEvent } from '../http/middleware';
 import type { RouteTable } from '../http/pipeline';
+import { tokenResponse } from '../http/presenters';
+import { connectionPathSchema, parseInput, tokenQuerySchema } from '../http/requests';
 import { type HttpResult, json } from '../http/responses';
 import { routeKey } from '../routes';
 import type { Services } from '../services';
@@ -99,7 +100,7 @@ export function tokenRoutes(services: Services): RouteTable {
         forceRefresh: options.force_refresh,
         caller: caller ?? 'unknown',
       });
-      return json(200, token);
+      return json(200, tokenResponse(token));
     },
   };
 }

@@ -6,14 +6,9 @@
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import {
-  BrokerError,
-  InvalidRequestError,
-  ProviderUnavailableError,
-  UnauthorizedError,
-} from '../../shared/domain/errors';
 import type { Logger } from '../../shared/domain/ports';
 import { getKeyOf, methodsOf, routeKey, routes } from '../routes';
+import { httpErrorOf, InvalidRequestError, UnauthorizedError } from './errors';
 import { pages } from './pages';
 import { type HttpResult, json, page } from './responses';
 
@@ -79,29 +74,27 @@ export function dispatch(handlers: Readonly<Record<string, RouteHandler>>) {
 }
 
 /**
- * Turns errors into the contract's JSON errors: exposed BrokerErrors with their status and code,
+ * Turns errors into the contract's JSON errors: exposed BrokerErrors as the table in errors.ts says,
  * anything else a bare 500 (logged, never echoed).
  */
 export function errorResponses(logger: Logger): middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context> {
   return {
     onError: async (request) => {
       const { error } = request;
+      const exposed = httpErrorOf(error);
       // A retailer's browser gets a page it can read, with the pages' headers, never JSON.
       if (browserRoutes.has(getKeyOf(request.event.routeKey))) {
-        if (error instanceof BrokerError && error.expose) {
+        if (exposed !== undefined) {
           request.response =
-            error.status === 400 ? page(400, pages.invalid()) : page(error.status, pages.unavailable());
+            exposed.status === 400 ? page(400, pages.invalid()) : page(exposed.status, pages.unavailable());
           return;
         }
         logFailure(logger, request.event.routeKey, error);
         request.response = page(500, pages.unavailable());
         return;
       }
-      if (error instanceof BrokerError && error.expose) {
-        const headers: Record<string, string> = {};
-        if (error instanceof ProviderUnavailableError)
-          headers['retry-after'] = String(error.retryAfterSeconds);
-        request.response = json(error.status, { error: error.code, message: error.message }, headers);
+      if (exposed !== undefined) {
+        request.response = json(exposed.status, exposed.body, exposed.headers);
         return;
       }
       logFailure(logger, request.event.routeKey, error);

@@ -4,15 +4,15 @@
  * Served at `GET /openapi.json`.
  */
 import * as z from 'zod/mini';
-import { PROVIDER_IDS } from '../../shared/domain/model';
+import { ACCOUNT_PATTERN, PROVIDER_IDS } from '../../shared/domain/model';
+import { type RouteSpec, routes } from '../routes';
+import { PUBLIC_ERROR_CODES } from './errors';
 import {
-  ACCOUNT_PATTERN,
   connectSessionBodySchema,
   listQuerySchema,
   personalTokenBodySchema,
   tokenQuerySchema,
-} from '../../shared/domain/validation';
-import { type RouteSpec, routes } from '../routes';
+} from './requests';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -21,18 +21,10 @@ const schema = (type: z.core.$ZodType): JsonSchema => {
   return rest;
 };
 
-/** Response shapes (documentation only: responses are built by the domain's typed functions). */
+/** Response shapes (documentation only: responses are built by the presenters and the error table). */
 const responses = {
   Error: z.object({
-    error: z.enum([
-      'invalid_request',
-      'unauthorized',
-      'not_found',
-      'reauthorization_required',
-      'token_expired',
-      'provider_unavailable',
-      'internal_error',
-    ]),
+    error: z.enum(PUBLIC_ERROR_CODES),
     message: z.string().check(z.describe('for a person; never a token or a provider body')),
   }),
   Token: z.object({

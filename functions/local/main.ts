@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   }
   let connectUrl: string | undefined;
   try {
-    connectUrl = (await broker.services.connect.createSession({ provider: 'lightspeed-x' })).connect_url;
+    connectUrl = (await broker.services.connect.createSession({ provider: 'lightspeed-x' })).connectUrl;
   } catch (error) {
     process.stderr.write(`Could not create a connect link: ${(error as Error).message}\n`);
   }

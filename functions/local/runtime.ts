@@ -19,10 +19,10 @@ import { createPowertoolsLogger, portLogger } from '../../shared/adapters/loggin
 import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
 import { type BrokerConfig, ConfigError, ENV, loadConfig } from '../../shared/config';
 import { EnvelopeCipher } from '../../shared/domain/crypto';
-import { type Logger, systemClock } from '../../shared/domain/ports';
+import { type EventSink, type Logger, systemClock } from '../../shared/domain/ports';
 import type { RetryPolicy } from '../../shared/domain/retry';
 import type { SweepReport } from '../../shared/domain/sweep';
-import { type EventSink, logEventSink } from '../../shared/domain/telemetry';
+import { logEventSink } from '../../shared/domain/telemetry';
 import { adminRoutes } from '../handlers/admin';
 import { publicRoutes } from '../handlers/public';
 import { sweepJob } from '../handlers/sweep';

@@ -3,14 +3,21 @@
  * browser opens it and is sent to the provider with a fresh `state` bound to that browser by a
  * cookie, and the provider's callback is checked and exchanged for tokens.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
-import { InvalidRequestError, ProviderError } from './errors';
+import { bindingCookieName, bindingHash, isConnectToken, pkceChallenge, randomToken } from './connect-tokens';
+import { AuthorizationNotStoredError, InvalidInputError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
-import type { Clock, ConnectionStore, Logger, SessionStore } from './ports';
-import { retryWrite } from './retry';
+import { ACCOUNT_PATTERN } from './model';
+import type {
+  Clock,
+  ConnectionStore,
+  HttpClient,
+  Logger,
+  OAuthClientCredentials,
+  ProviderRegistry,
+  SessionStore,
+} from './ports';
+import { beforeDeadline, retryWrite } from './retry';
 import type { Telemetry } from './telemetry';
-import { ACCOUNT_PATTERN } from './validation';
 
 /** A connect session and an authorization attempt live this long (the contract: 10 minutes). */
 export const CONNECT_SESSION_TTL_MS = 10 * 60 * 1000;
@@ -35,19 +42,6 @@ const TOKEN_WRITE_BACKOFF_MS = 250;
  * gateway error instead of a page.
  */
 export const CALLBACK_DEADLINE_MS = 25_000;
-const STATE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
-/** 32 random bytes as base64url: 43 characters, 256 bits. */
-const randomToken = (): string => randomBytes(32).toString('base64url');
-const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest();
-
-/** The cookie that binds one authorization attempt to the browser that started it. */
-export const bindingCookieName = (state: string): string =>
-  `tb_bind_${sha256(state).subarray(0, 9).toString('base64url')}`;
-
-/** RFC 7636 S256: the challenge sent on the authorization request for a verifier. */
-export const pkceChallenge = (verifier: string): string => sha256(verifier).toString('base64url');
-
 export interface ConnectDeps {
   readonly store: ConnectionStore;
   readonly sessions: SessionStore;
@@ -82,18 +76,6 @@ export interface CallbackInput {
   readonly cookies: Readonly<Record<string, string>>;
 }
 
-/** The tokens of a finished exchange could not be stored, even after retries; the code is spent. */
-export class AuthorizationNotStoredError extends Error {
-  override readonly name = 'AuthorizationNotStoredError';
-  readonly code = 'authorization_not_stored';
-  /** Safe for the log: names the account, never a token. */
-  readonly operatorMessage: string;
-  constructor(key: ConnectionKey, options: { cause: unknown }) {
-    super('the tokens of a finished code exchange could not be stored', options);
-    this.operatorMessage = `${key.provider}/${key.account}: the provider issued tokens but ${TOKEN_WRITE_ATTEMPTS} writes failed; the retailer must connect again`;
-  }
-}
-
 /** Connect sessions, authorization redirects and callbacks. */
 export class ConnectService {
   constructor(private readonly deps: ConnectDeps) {}
@@ -111,20 +93,20 @@ export class ConnectService {
   }) {
     const { providers, clientId, clock, sessions, publicUrl, returnToOrigins } = this.deps;
     if (providers[input.provider].oauth === undefined) {
-      throw new InvalidRequestError(
-        'body.provider',
+      throw new InvalidInputError(
+        'provider',
         `${input.provider} has no OAuth flow; store its personal access token with PUT /personal-tokens/${input.provider}/{account}`,
       );
     }
     if (clientId(input.provider) === undefined) {
-      throw new InvalidRequestError(
-        'body.provider',
+      throw new InvalidInputError(
+        'provider',
         `${input.provider} is not configured on this broker (no client id)`,
       );
     }
     if (input.returnTo !== undefined && !returnToOrigins.includes(new URL(input.returnTo).origin)) {
-      throw new InvalidRequestError(
-        'body.return_to',
+      throw new InvalidInputError(
+        'returnTo',
         `origin ${new URL(input.returnTo).origin} is not allowed (BROKER_RETURN_TO_ORIGINS)`,
       );
     }
@@ -139,11 +121,7 @@ export class ConnectService {
       keepUntil: now + 2 * CONNECT_SESSION_TTL_MS,
     };
     await sessions.createConnectSession(session);
-    return {
-      id: session.id,
-      connect_url: `${publicUrl}/connect/${session.id}`,
-      expires_at: new Date(session.expiresAt).toISOString(),
-    };
+    return { id: session.id, connectUrl: `${publicUrl}/connect/${session.id}`, expiresAt: session.expiresAt };
   }
 
   /**
@@ -153,7 +131,7 @@ export class ConnectService {
    */
   async startAuthorization(sessionId: string) {
     const { sessions, providers, clock } = this.deps;
-    if (!STATE_PATTERN.test(sessionId)) return undefined;
+    if (!isConnectToken(sessionId)) return undefined;
     const now = clock.now();
     const session = await sessions.startConnectAttempt(sessionId, now, CONNECT_ATTEMPTS_PER_SESSION);
     if (session === undefined) return undefined;
@@ -169,7 +147,7 @@ export class ConnectService {
       state,
       provider: session.provider,
       sessionId: session.id,
-      browserBindingHash: sha256(binding).toString('base64url'),
+      browserBindingHash: bindingHash(binding),
       codeVerifier,
       returnTo: session.returnTo,
       reference: session.reference,
@@ -225,7 +203,7 @@ export class ConnectService {
         error: safeCode(error),
       };
     }
-    if (state === undefined || !STATE_PATTERN.test(state))
+    if (state === undefined || !isConnectToken(state))
       return { kind: 'invalid', reason: 'missing or malformed state' };
     if (account === undefined || !ACCOUNT_PATTERN.test(account)) {
       return { kind: 'invalid', reason: `invalid ${oauth.callbackAccountParameter}` };
@@ -247,14 +225,14 @@ export class ConnectService {
     state: string,
     cookies: Readonly<Record<string, string>>,
   ): Promise<OAuthState | string> {
-    if (!STATE_PATTERN.test(state)) return 'missing or malformed state';
+    if (!isConnectToken(state)) return 'missing or malformed state';
     const binding = cookies[bindingCookieName(state)];
     if (binding === undefined) return 'this browser did not start the connection';
     const { sessions, clock } = this.deps;
     // The store compares hashes in its condition: a wrong cookie value deletes nothing.
     const attempt = await sessions.consumeOAuthState(state, {
       provider,
-      browserBindingHash: sha256(binding).toString('base64url'),
+      browserBindingHash: bindingHash(binding),
       now: clock.now(),
     });
     if (attempt === undefined) {
@@ -407,25 +385,8 @@ export class ConnectService {
         attempts: tries,
         errorName: errorName(error),
       });
-      throw new AuthorizationNotStoredError(key, { cause: error });
+      throw new AuthorizationNotStoredError(key, TOKEN_WRITE_ATTEMPTS, { cause: error });
     }
-  }
-}
-
-class DeadlineError extends Error {
-  override readonly name = 'DeadlineError';
-}
-
-/** `work`, or a DeadlineError once `ms` have passed (the work itself goes on). */
-async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError('no time left before the callback must answer')), ms);
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

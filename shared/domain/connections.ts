@@ -1,16 +1,16 @@
 /** Connection metadata (list, show, delete) and personal tokens (put, delete). Never a token out. */
 import { randomUUID } from 'node:crypto';
-import type { HttpClient, ProviderRegistry } from '../providers/types';
-import { InvalidRequestError, NotFoundError, ProviderError, ProviderUnavailableError } from './errors';
+import { InvalidInputError, NotFoundError, ProviderError, ProviderUnavailableError } from './errors';
 import {
   type ConnectionKey,
-  type ConnectionMetadata,
   type ConnectionStatus,
+  type ConnectionView,
   type PersonalConnection,
   type ProviderId,
-  toMetadata,
+  viewOf,
 } from './model';
-import type { Clock, ConnectionStore, Logger, SecretStore } from './ports';
+import type { Clock, ConnectionStore, HttpClient, Logger, ProviderRegistry, SecretStore } from './ports';
+import { effectiveCredential } from './precedence';
 import { DEFAULT_RETRY_POLICY, withRetries } from './retry';
 import { personalTokenSecretName } from './secret-names';
 import type { Telemetry } from './telemetry';
@@ -32,11 +32,19 @@ const DAY_MS = 86_400_000;
 
 /** Stores connected to one provider app, reported with the listing. */
 export interface AppUsage {
-  provider: ProviderId;
-  client_id: string;
-  connected_stores: number;
-  /** Stores the app may connect until the provider approves it; null where there is no such limit. */
-  unapproved_app_limit: number | null;
+  readonly provider: ProviderId;
+  readonly clientId: string;
+  readonly connectedStores: number;
+  /** Stores the app may connect until the provider approves it; undefined where there is no such limit. */
+  readonly unapprovedAppLimit: number | undefined;
+}
+
+/** A page of the listing. */
+export interface ConnectionList {
+  readonly connections: readonly ConnectionView[];
+  /** The cursor of the next page; undefined on the last one. */
+  readonly nextCursor: string | undefined;
+  readonly apps: readonly AppUsage[];
 }
 
 /** Reads and manages stored connections. */
@@ -44,21 +52,25 @@ export class ConnectionService {
   constructor(private readonly deps: ConnectionServiceDeps) {}
 
   /** `GET /connections`: a page of metadata. */
-  async list(query: { provider?: ProviderId; status?: ConnectionStatus; limit: number; nextToken?: string }) {
+  async list(query: {
+    provider?: ProviderId;
+    status?: ConnectionStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<ConnectionList> {
     const now = this.deps.clock.now();
     const page = await this.deps.store.list({
       provider: query.provider,
       status: query.status,
       limit: query.limit,
-      cursor: query.nextToken,
+      cursor: query.cursor,
       now,
     });
-    const body: { connections: ConnectionMetadata[]; next_token?: string; apps: AppUsage[] } = {
-      connections: page.items.map((item) => toMetadata(item, now)),
+    return {
+      connections: page.items.map((item) => viewOf(item, now)),
+      nextCursor: page.nextCursor,
       apps: await this.appUsage(query.provider),
     };
-    if (page.nextCursor !== undefined) body.next_token = page.nextCursor;
-    return body;
   }
 
   /** Stores connected per provider app (Lightspeed caps unapproved apps at 30 stores). */
@@ -71,22 +83,24 @@ export class ConnectionService {
       if (provider !== undefined && provider !== definition.id) continue;
       usage.push({
         provider: definition.id,
-        client_id: clientId,
-        connected_stores: await this.deps.store.countOAuthConnections(definition.id),
-        unapproved_app_limit: limit ?? null,
+        clientId,
+        connectedStores: await this.deps.store.countOAuthConnections(definition.id),
+        unapprovedAppLimit: limit,
       });
     }
     return usage;
   }
 
   /** `GET /connections/{provider}/{account}`: the credential a token fetch would use. */
-  async get(key: ConnectionKey): Promise<ConnectionMetadata> {
+  async get(key: ConnectionKey): Promise<ConnectionView> {
     const { store, providers, clock } = this.deps;
-    // The token route's precedence, reading the personal token only when it can matter.
-    const oauth = providers[key.provider].oauth === undefined ? undefined : await store.getOAuthRecord(key);
-    const effective = oauth?.status === 'active' ? oauth : ((await store.getPersonal(key)) ?? oauth);
+    // The token route's precedence; metadata only, so no token is opened.
+    const effective = await effectiveCredential(
+      providers[key.provider].oauth === undefined ? undefined : () => store.getOAuthRecord(key),
+      () => store.getPersonal(key),
+    );
     if (effective === undefined) throw new NotFoundError(`no connection for ${key.provider}/${key.account}`);
-    return toMetadata(effective, clock.now());
+    return viewOf(effective, clock.now());
   }
 
   /** `DELETE /connections/{provider}/{account}`: forgets every credential of the account. */
@@ -117,20 +131,20 @@ export class ConnectionService {
       expiresAt?: string | null | undefined;
       verify?: boolean;
     },
-  ): Promise<ConnectionMetadata> {
+  ): Promise<ConnectionView> {
     const { store, secrets, clock, logger, providers, secretPrefix } = this.deps;
     const now = clock.now();
     const expiresAt =
       input.expiresAt === undefined || input.expiresAt === null ? undefined : Date.parse(input.expiresAt);
     if (expiresAt !== undefined && expiresAt <= now) {
-      throw new InvalidRequestError('body.expires_at', 'is in the past; the token would be unusable');
+      throw new InvalidInputError('expiresAt', 'is in the past; the token would be unusable');
     }
     const provider = providers[key.provider];
     const maxDays = provider.personalTokenMaxDays;
     // A day of slack for time zones and clocks; beyond that no real token of this provider exists.
     if (maxDays !== undefined && expiresAt !== undefined && expiresAt - now > (maxDays + 1) * DAY_MS) {
-      throw new InvalidRequestError(
-        'body.expires_at',
+      throw new InvalidInputError(
+        'expiresAt',
         `${provider.displayName} personal access tokens expire within ${maxDays} days of creation; check the date`,
       );
     }
@@ -159,7 +173,7 @@ export class ConnectionService {
       ...key,
       expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
     });
-    return toMetadata(saved, now);
+    return viewOf(saved, now);
   }
 
   /**
@@ -194,17 +208,14 @@ export class ConnectionService {
     }
     logger.info('personal token verified', { ...key, status });
     if (status === 401)
-      throw new InvalidRequestError(
-        'body.token',
-        `${providers[key.provider].displayName} refused this token (401)`,
-      );
+      throw new InvalidInputError('token', `${providers[key.provider].displayName} refused this token (401)`);
     if (status === 404)
-      throw new InvalidRequestError(
-        'path.account',
+      throw new InvalidInputError(
+        'account',
         `${providers[key.provider].displayName} does not know this account (404)`,
       );
     if (!(status >= 200 && status < 300) && status !== 403) {
-      throw new InvalidRequestError('body.token', `the provider answered ${status} to the verification call`);
+      throw new InvalidInputError('token', `the provider answered ${status} to the verification call`);
     }
   }
 

@@ -12,23 +12,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import type { ConnectionKey } from './model';
-
-/**
- * Wraps and unwraps data keys (KMS, or the local keyring). The cipher owns the clear key buffers it
- * gets and wipes them once imported.
- */
-export interface KeyProvider {
-  /** A fresh 32-byte data key, in clear and wrapped under the current master key. */
-  generateDataKey(): Promise<{ plaintext: Buffer; wrapped: string; keyId: string }>;
-  /** The clear data key of a wrapped one (any master key that ever wrapped, for rotation). */
-  unwrap(wrapped: string, keyId: string): Promise<Buffer>;
-}
-
-/** Seals and opens token values bound to one connection. */
-export interface TokenCipher {
-  seal(plaintext: string, key: ConnectionKey): Promise<string>;
-  open(sealed: string, key: ConnectionKey): Promise<string>;
-}
+import type { KeyProvider, TokenCipher } from './ports';
 
 /** A sealed value could not be opened: wrong row, tampered, or its master key is gone. */
 export class DecryptionError extends Error {

@@ -1,63 +1,56 @@
 /**
- * Domain errors. Each has a stable `code`; those with `expose` set reach callers through the one
- * error middleware (functions/http/errors.ts), everything else becomes a bare 500. Messages never
- * contain a token, a code, a secret or a provider's raw body.
+ * Domain errors. Each has a stable `code` and no transport detail: the HTTP layer's one table
+ * (functions/http/errors.ts) maps codes to statuses and headers. Those with `expose` set reach
+ * callers as they are, everything else becomes a bare 500. Messages never contain a token, a
+ * code, a secret or a provider's raw body.
  */
 export abstract class BrokerError extends Error {
   abstract readonly code: string;
-  /** HTTP status when the error reaches a caller. */
-  abstract readonly status: number;
   /** Safe to show to the caller as it is. */
   readonly expose: boolean = true;
 }
 
-/** A path, query or body field is malformed; `field` names it. */
-export class InvalidRequestError extends BrokerError {
-  override readonly name = 'InvalidRequestError';
-  readonly code = 'invalid_request';
-  readonly status = 400;
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
+/** The base of one exposed domain error: its class name and stable code, nothing else. */
+export function brokerError<const Code extends string>(name: string, code: Code) {
+  return class extends BrokerError {
+    override readonly name = name;
+    readonly code = code;
+  };
 }
 
-export class UnauthorizedError extends BrokerError {
-  override readonly name = 'UnauthorizedError';
-  readonly code = 'unauthorized';
-  readonly status = 401;
-  constructor(message = 'missing or invalid credentials') {
+/** The inputs of the domain's operations that can be refused, by their domain names. */
+export type DomainInput = 'provider' | 'account' | 'returnTo' | 'token' | 'expiresAt' | 'cursor';
+
+/**
+ * An input the domain refuses (the HTTP layer names the request field it came from). A cursor is
+ * refused when this broker did not issue it, or issued it for another filter.
+ */
+export class InvalidInputError extends brokerError('InvalidInputError', 'invalid_input') {
+  constructor(
+    readonly input: DomainInput,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-export class NotFoundError extends BrokerError {
-  override readonly name = 'NotFoundError';
-  readonly code = 'not_found';
-  readonly status = 404;
-}
+/** No such connection, personal token or session. */
+export class NotFoundError extends brokerError('NotFoundError', 'not_found') {}
 
 /** The provider refused the refresh token; the retailer must connect again. */
-export class ReauthorizationRequiredError extends BrokerError {
-  override readonly name = 'ReauthorizationRequiredError';
-  readonly code = 'reauthorization_required';
-  readonly status = 409;
-}
+export class ReauthorizationRequiredError extends brokerError(
+  'ReauthorizationRequiredError',
+  'reauthorization_required',
+) {}
 
 /** A personal token is past its `expires_at`. */
-export class TokenExpiredError extends BrokerError {
-  override readonly name = 'TokenExpiredError';
-  readonly code = 'token_expired';
-  readonly status = 409;
-}
+export class TokenExpiredError extends brokerError('TokenExpiredError', 'token_expired') {}
 
 /** The token must be refreshed and the provider is failing; retry after `retryAfterSeconds`. */
-export class ProviderUnavailableError extends BrokerError {
-  override readonly name = 'ProviderUnavailableError';
-  readonly code = 'provider_unavailable';
-  readonly status = 503;
+export class ProviderUnavailableError extends brokerError(
+  'ProviderUnavailableError',
+  'provider_unavailable',
+) {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
@@ -122,6 +115,18 @@ export class UnusableTokenAnswerError extends ProviderError {
   /** The new refresh token the unusable answer carried, if any. */
   salvagedRefreshToken(): string | undefined {
     return this.#refreshToken;
+  }
+}
+
+/** The tokens of a finished exchange could not be stored, even after retries; the code is spent. */
+export class AuthorizationNotStoredError extends Error {
+  override readonly name = 'AuthorizationNotStoredError';
+  readonly code = 'authorization_not_stored';
+  /** Safe for the log: names the account, never a token. */
+  readonly operatorMessage: string;
+  constructor(key: { provider: string; account: string }, attempts: number, options: { cause: unknown }) {
+    super('the tokens of a finished code exchange could not be stored', options);
+    this.operatorMessage = `${key.provider}/${key.account}: the provider issued tokens but ${attempts} writes failed; the retailer must connect again`;
   }
 }
 

@@ -6,6 +6,9 @@ export type ProviderId = (typeof PROVIDER_IDS)[number];
 export type CredentialSource = 'oauth' | 'personal';
 export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired' | 'expiring';
 
+/** The contract's account rule: a lower-case DNS label (it is put into a host name). */
+export const ACCOUNT_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 /** A personal token this close to its expiry is `expiring`: warned about and flagged by the sweep. */
 export const EXPIRING_WINDOW_MS = 14 * 86_400_000;
 
@@ -121,35 +124,14 @@ export function connectionStatus(connection: Connection, now: number): Connectio
   return connection.expiresAt - now <= EXPIRING_WINDOW_MS ? 'expiring' : 'active';
 }
 
-/** The public metadata of a connection: never a token. */
-export interface ConnectionMetadata {
-  provider: ProviderId;
-  account: string;
-  source: CredentialSource;
-  status: ConnectionStatus;
-  expires_at: string | null;
-  connected_at: string;
-  refreshed_at: string | null;
-  reference: string | null;
-  name?: string | null;
-  last_error?: string | null;
+/** A credential's metadata with the status a caller sees at one moment. */
+export interface ConnectionView {
+  readonly connection: Connection;
+  readonly status: ConnectionStatus;
 }
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
-
-/** Shapes a connection for the API: metadata only, by construction no token field. */
-export function toMetadata(connection: Connection, now: number): ConnectionMetadata {
-  const base: ConnectionMetadata = {
-    provider: connection.provider,
-    account: connection.account,
-    source: connection.source,
-    status: connectionStatus(connection, now),
-    expires_at: iso(connection.expiresAt),
-    connected_at: new Date(connection.connectedAt).toISOString(),
-    refreshed_at: iso(connection.refreshedAt),
-    reference: connection.reference ?? null,
-  };
-  if (connection.source === 'personal') base.name = connection.name ?? null;
-  else base.last_error = connection.lastError ?? null;
-  return base;
-}
+/** The view of a connection at `now`. */
+export const viewOf = (connection: Connection, now: number): ConnectionView => ({
+  connection,
+  status: connectionStatus(connection, now),
+});

@@ -1,6 +1,8 @@
 /**
- * Ports: what the domain needs from the world. Adapters in shared/adapters implement them for
- * DynamoDB, Secrets Manager and the local file store; the domain imports no AWS SDK.
+ * Ports: everything the domain needs from the world, in one file. Adapters in shared/adapters
+ * implement them (DynamoDB, Secrets Manager, the local file store, KMS, fetch, EventBridge), the
+ * provider definitions in shared/providers implement the provider port; the domain imports no AWS
+ * SDK and no provider.
  */
 import type {
   ConnectionKey,
@@ -15,6 +17,8 @@ import type {
   ProviderId,
   TokenSet,
 } from './model';
+
+// --- Storage ---
 
 export interface ConnectionPage {
   readonly items: readonly (OAuthRecord | PersonalConnection)[];
@@ -147,6 +151,8 @@ export interface SecretStore {
   delete(name: string): Promise<void>;
 }
 
+// --- Logging and time ---
+
 /** Structured logging; implementations must never receive a token (the domain never passes one). */
 export interface Logger {
   debug(message: string, attributes?: Record<string, unknown>): void;
@@ -164,3 +170,138 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+// --- Keys and sealing ---
+
+/**
+ * Wraps and unwraps data keys (KMS, or the local keyring). The cipher owns the clear key buffers it
+ * gets and wipes them once imported.
+ */
+export interface KeyProvider {
+  /** A fresh 32-byte data key, in clear and wrapped under the current master key. */
+  generateDataKey(): Promise<{ plaintext: Buffer; wrapped: string; keyId: string }>;
+  /** The clear data key of a wrapped one (any master key that ever wrapped, for rotation). */
+  unwrap(wrapped: string, keyId: string): Promise<Buffer>;
+}
+
+/** Seals and opens token values bound to one connection. */
+export interface TokenCipher {
+  seal(plaintext: string, key: ConnectionKey): Promise<string>;
+  open(sealed: string, key: ConnectionKey): Promise<string>;
+}
+
+// --- Providers ---
+
+/** An HTTP request to a provider, built without performing it (so it can be tested as data). */
+export interface ProviderRequest {
+  readonly url: string;
+  readonly method: 'GET' | 'POST';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/** A provider's answer as received: the body is text, never parsed before the status is checked. */
+export interface ProviderResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  readonly body: string;
+  /** Epoch ms when the response arrived: expiry is computed from here. */
+  readonly receivedAt: number;
+}
+
+export interface OAuthClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** The OAuth 2.0 authorization-code flow of one provider. */
+export interface OAuthAdapter {
+  /** Query parameter of the callback that names the account (Lightspeed: `domain_prefix`). */
+  readonly callbackAccountParameter: string;
+  /**
+   * Whether the provider takes PKCE (RFC 7636, S256). When true the broker sends a challenge on
+   * every authorization and its verifier on the exchange (RFC 9700 §2.1.1); say so explicitly.
+   */
+  readonly pkce: boolean;
+  readonly scopes: readonly string[];
+  /** `codeChallenge` (S256) is given exactly when `pkce` is true. */
+  buildAuthorizationUrl(params: {
+    clientId: string;
+    redirectUri: string;
+    state: string;
+    codeChallenge?: string | undefined;
+  }): string;
+  /** `codeVerifier` is given exactly when `pkce` is true. */
+  buildCodeExchange(
+    params: OAuthClientCredentials & {
+      account: string;
+      code: string;
+      redirectUri: string;
+      codeVerifier?: string | undefined;
+    },
+  ): ProviderRequest;
+  buildRefresh(params: OAuthClientCredentials & { account: string; refreshToken: string }): ProviderRequest;
+  /**
+   * Turns a token-endpoint response for `account` into tokens, or throws a classified
+   * ProviderError (an answer naming another account is refused).
+   */
+  parseTokenResponse(response: ProviderResponse, account: string): TokenSet;
+}
+
+export interface ProviderDefinition {
+  readonly id: ProviderId;
+  readonly displayName: string;
+  /** Present for providers that support the OAuth authorization-code flow. */
+  readonly oauth?: OAuthAdapter;
+  /** Base URL of the provider's REST API for one account, returned to callers as `api_base_url`. */
+  apiBaseUrl(account: string): string;
+  /** Longest lifetime the provider allows for a new personal token, if it limits it. */
+  readonly personalTokenMaxDays?: number;
+  /** Stores an app the provider has not approved yet may connect (Lightspeed: 30). */
+  readonly unapprovedAppStoreLimit?: number;
+  /** One cheap authenticated call that tells whether a token is accepted (401: it is not). */
+  verifyRequest(account: string, token: string): ProviderRequest;
+}
+
+export type ProviderRegistry = Readonly<Record<ProviderId, ProviderDefinition>>;
+
+/** The provider HTTP port: performs a request within `timeoutMs` (adapters/http/fetch-client.ts). */
+export type HttpClient = (request: ProviderRequest, timeoutMs: number) => Promise<ProviderResponse>;
+
+// --- Telemetry ---
+
+export type BrokerEventType =
+  | 'connection.connected'
+  | 'connection.reference_changed'
+  | 'connection.refreshed'
+  | 'connection.reauthorization_required'
+  | 'connection.deleted'
+  | 'personal_token.expiring';
+
+export interface DomainEvent {
+  readonly type: BrokerEventType;
+  readonly provider: string;
+  readonly account: string;
+  /** ISO time the event happened. */
+  readonly time: string;
+  /** Small, token-free facts (reference, reason, expires_at, …). */
+  readonly detail: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export interface EventSink {
+  publish(event: DomainEvent): Promise<void>;
+}
+
+/** Counter names; the CDK stack's alarms watch some of them. */
+export type MetricName =
+  | 'TokenFetched'
+  | 'TokenRefused'
+  | 'RefreshSucceeded'
+  | 'RefreshFailed'
+  | 'ReauthorizationRequired'
+  | 'ConnectionConnected'
+  | 'PersonalTokenExpiring';
+
+export interface MetricSink {
+  count(name: MetricName, value?: number): void;
+}

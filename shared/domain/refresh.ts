@@ -34,27 +34,11 @@
  * Inside one process an in-flight map lets concurrent callers share one promise without polling.
  */
 
-import { MAX_RETRY_AFTER_SECONDS } from '../providers/retry-after';
-import type { HttpClient, OAuthClientCredentials, ProviderRegistry } from '../providers/types';
-import {
-  ConcurrentUpdateError,
-  NotFoundError,
-  ProviderError,
-  ProviderUnavailableError,
-  ReauthorizationRequiredError,
-  UnusableTokenAnswerError,
-} from './errors';
-import type {
-  ConnectionKey,
-  LeasedConnection,
-  OAuthConnection,
-  OAuthRecord,
-  ProviderId,
-  TokenSet,
-} from './model';
-import type { Clock, ConnectionStore, Logger } from './ports';
-import { GRANT_RETRY_POLICY, type RetryPolicy, retryWrite, withRetries } from './retry';
-import type { Telemetry } from './telemetry';
+import { ConcurrentUpdateError, NotFoundError, ReauthorizationRequiredError } from './errors';
+import { LeaseWatch } from './lease-watch';
+import type { ConnectionKey, OAuthConnection, OAuthRecord } from './model';
+import { RefreshCall, type RefreshCallDeps, type RefreshResult, unavailable } from './refresh-call';
+import { GRANT_RETRY_POLICY, MAX_RETRY_AFTER_SECONDS, type RetryPolicy } from './retry';
 
 export interface RefreshOptions {
   /** Refresh unless the token stays valid this long. */
@@ -63,24 +47,8 @@ export interface RefreshOptions {
   readonly force: boolean;
 }
 
-export interface RefreshResult {
-  readonly connection: OAuthConnection;
-  /** True when this call (or the in-process flight it joined) or another process wrote new tokens. */
-  readonly refreshed: boolean;
-}
-
-export interface RefresherDeps {
-  readonly store: ConnectionStore;
-  readonly providers: ProviderRegistry;
-  /** The broker's own OAuth client credentials for a provider. */
-  readonly credentials: (provider: ProviderId) => Promise<OAuthClientCredentials>;
-  readonly http: HttpClient;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** Identifies this process in leases (logged, never trusted for correctness). */
-  readonly owner: string;
+export interface RefresherDeps extends RefreshCallDeps {
   readonly retryPolicy?: RetryPolicy;
-  readonly telemetry: Telemetry;
   /**
    * A monotonic clock in ms (default `performance.now`): how long a lease has been seen unchanged
    * is measured on it, never on the wall clock another host wrote into the lease.
@@ -90,8 +58,6 @@ export interface RefresherDeps {
   readonly cooldownMs?: number;
 }
 
-/** Seconds a caller is told to wait when a provider gave no `Retry-After`. */
-const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** A lost lease race is re-read after this, doubling up to POLL_MAX_MS. */
 const POLL_START_MS = 20;
 const POLL_MAX_MS = 400;
@@ -104,29 +70,15 @@ const MAX_WAIT_MS = 20_000;
  * returns a token issued more than this before the call started (README, "Refresh protocol").
  */
 export const REFRESH_COOLDOWN_MS = 5_000;
-/**
- * Clock skew the lease tolerates for a cold observer (one that has not watched the lease itself):
- * AWS refuses SigV4 requests signed more than 5 minutes off, the same bound.
- */
-export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
-/** Leases remembered as watched, at most (the oldest is forgotten first). */
-const WATCHED_LEASES = 10_000;
-/** Attempts at the token write after the provider answered (a throttled or failing table). */
-const WRITE_ATTEMPTS = 4;
-const WRITE_RETRY_MS = 200;
 
 const keyOf = (key: ConnectionKey): string => `${key.provider}#${key.account}`;
-
-/** `last_error` of a connection that died after an attempt whose answer never arrived. */
-export const ANSWER_LOST = 'refresh_answer_lost';
 
 /** Refreshes OAuth connections, at most one refresh per connection at a time across all processes. */
 export class Refresher {
   private readonly inFlight = new Map<string, Promise<RefreshResult>>();
-  /** Leases seen held, by connection: which lease, and since when on the monotonic clock. */
-  private readonly watched = new Map<string, { owner: string; until: number | undefined; since: number }>();
+  private readonly leases: LeaseWatch;
+  private readonly call: RefreshCall;
   private readonly policy: RetryPolicy;
-  private readonly monotonic: () => number;
   private readonly cooldownMs: number;
   /** The lease outlives the whole retry budget plus the write. */
   readonly leaseMs: number;
@@ -135,11 +87,12 @@ export class Refresher {
 
   constructor(private readonly deps: RefresherDeps) {
     this.policy = deps.retryPolicy ?? GRANT_RETRY_POLICY;
-    this.monotonic = deps.monotonic ?? (() => performance.now());
     this.cooldownMs = deps.cooldownMs ?? REFRESH_COOLDOWN_MS;
     // withRetries starts no attempt that cannot end inside the budget; the first ends by its timeout.
     this.leaseMs = Math.max(this.policy.budgetMs, this.policy.attemptTimeoutMs) + LEASE_MARGIN_MS;
     this.waitMs = Math.min(MAX_WAIT_MS, this.policy.budgetMs + 2_000);
+    this.leases = new LeaseWatch(this.leaseMs, deps.clock, deps.monotonic ?? (() => performance.now()));
+    this.call = new RefreshCall(deps, this.policy);
   }
 
   /** Returns `connection` if valid for the options, else refreshes it once (joining any refresh under way). */
@@ -244,15 +197,17 @@ export class Refresher {
       }
       const failedMeanwhile = failureSeen !== undefined && current.lastFailureAt !== failureSeen.at;
       failureSeen ??= { at: current.lastFailureAt };
-      if (current.leaseOwner === undefined || this.abandoned(key, current)) {
+      if (
+        current.leaseOwner === undefined ||
+        this.leases.abandoned(keyOf(key), { owner: current.leaseOwner, until: current.leaseUntil })
+      ) {
         // The holder we waited for failed: its answer is ours too, no second provider call.
         if (failedMeanwhile) {
-          throw this.unavailable('the provider failed to refresh the token', current.retryAfterSeconds);
+          throw unavailable('the provider failed to refresh the token', current.retryAfterSeconds);
         }
         const now = clock.now();
         const holdOff = this.holdOffSeconds(current, now);
-        if (holdOff > 0)
-          throw this.unavailable('the provider asked the broker to wait before retrying', holdOff);
+        if (holdOff > 0) throw unavailable('the provider asked the broker to wait before retrying', holdOff);
         try {
           const leased = await store.acquireLease(key, {
             version: current.version,
@@ -263,43 +218,19 @@ export class Refresher {
                 ? undefined
                 : { owner: current.leaseOwner, until: current.leaseUntil },
           });
-          this.watched.delete(keyOf(key));
+          this.leases.forget(keyOf(key));
           // A lease that was never released marks a refresh that died between call and write.
-          return await this.refreshHoldingLease(leased, current.leaseOwner !== undefined);
+          return await this.call.run(leased, current.leaseOwner !== undefined);
         } catch (error) {
           if (!(error instanceof ConcurrentUpdateError)) throw error;
         }
       }
       if (clock.now() + pollMs > deadline) {
-        throw this.unavailable('a refresh of this connection is still in progress', 1);
+        throw unavailable('a refresh of this connection is still in progress', 1);
       }
       await clock.sleep(pollMs);
       pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
     }
-  }
-
-  /**
-   * Whether a held lease is abandoned. Watched: this process has seen the very same lease for a
-   * whole lease length on its own monotonic clock (clock-free: only the rate of clocks matters).
-   * Cold: the holder's own end estimate lies more than MAX_CLOCK_SKEW_MS behind this host's clock.
-   */
-  private abandoned(key: ConnectionKey, current: OAuthRecord): boolean {
-    const owner = current.leaseOwner as string;
-    const until = current.leaseUntil;
-    if (until !== undefined && until + MAX_CLOCK_SKEW_MS < this.deps.clock.now()) return true;
-    const id = keyOf(key);
-    const seen = this.watched.get(id);
-    const now = this.monotonic();
-    if (seen !== undefined && seen.owner === owner && seen.until === until) {
-      return now - seen.since >= this.leaseMs;
-    }
-    this.watched.delete(id);
-    if (this.watched.size >= WATCHED_LEASES) {
-      const oldest = this.watched.keys().next();
-      if (oldest.done !== true) this.watched.delete(oldest.value);
-    }
-    this.watched.set(id, { owner, until, since: now });
-    return false;
   }
 
   /** Seconds left of a `Retry-After` the provider gave on the last failed refresh (capped). */
@@ -308,266 +239,5 @@ export class Refresher {
     const seconds = Math.min(connection.retryAfterSeconds, MAX_RETRY_AFTER_SECONDS);
     const until = connection.lastFailureAt + seconds * 1000;
     return until > now ? Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil((until - now) / 1000)) : 0;
-  }
-
-  private unavailable(message: string, retryAfterSeconds: number | undefined, cause?: unknown) {
-    const seconds = Math.min(
-      MAX_RETRY_AFTER_SECONDS,
-      Math.ceil(retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS),
-    );
-    return new ProviderUnavailableError(message, seconds, { cause });
-  }
-
-  /** Calls the provider with the refresh token of the leased version (never a pre-lease copy). */
-  private async refreshHoldingLease(leased: LeasedConnection, interrupted: boolean): Promise<RefreshResult> {
-    const { store, providers, http, clock, logger, telemetry } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const log = { provider: key.provider, account: key.account, version: leased.version };
-    const adapter = providers[key.provider].oauth;
-    if (adapter === undefined) throw new Error(`${key.provider} has no OAuth flow`);
-    let credentials: OAuthClientCredentials;
-    try {
-      credentials = await this.deps.credentials(key.provider);
-    } catch (error) {
-      // The client secret could not be read (a secret store outage): nothing reached the provider,
-      // so release the lease now, or the next attempt would wait it out and take it for a crash.
-      logger.error('could not read the client credentials for a refresh', { ...log, error: String(error) });
-      await this.recordFailure(leased, { error: 'client_credentials_unavailable' });
-      throw this.unavailable('the broker could not read its client credentials', undefined, error);
-    }
-    const request = adapter.buildRefresh({
-      ...credentials,
-      account: key.account,
-      refreshToken: leased.refreshToken,
-    });
-    let tokens: TokenSet;
-    try {
-      tokens = await withRetries(
-        async (timeoutMs) => adapter.parseTokenResponse(await http(request, timeoutMs), key.account),
-        this.policy,
-        clock,
-        (error, delayMs) =>
-          logger.warn('refresh attempt failed, retrying', { ...log, status: error.details.status, delayMs }),
-      );
-    } catch (error) {
-      return this.onRefreshFailed(leased, interrupted, error);
-    }
-    return this.storeRefreshed(leased, tokens);
-  }
-
-  /** Writes the provider's new tokens; retried, since the provider has already rotated. */
-  private async storeRefreshed(leased: LeasedConnection, tokens: TokenSet): Promise<RefreshResult> {
-    const { store, clock, logger, telemetry } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const log = { provider: key.provider, account: key.account, version: leased.version };
-    try {
-      const connection = await this.persisting(log, () =>
-        store.completeRefresh(key, { version: leased.version, tokens, now: clock.now() }),
-      );
-      logger.info('token refreshed', {
-        ...log,
-        version: connection.version,
-        rotated: tokens.refreshToken !== undefined,
-        expiresAt: new Date(connection.expiresAt).toISOString(),
-      });
-      telemetry.count('RefreshSucceeded');
-      await telemetry.event('connection.refreshed', key, {
-        expires_at: new Date(connection.expiresAt).toISOString(),
-        rotated: tokens.refreshToken !== undefined,
-      });
-      return { connection, refreshed: true };
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError)) throw error;
-      // A newer version exists (another process refreshed after our lease ran out): it wins.
-      const latest = await store.getOAuth(key);
-      if (latest?.status === 'active') return { connection: latest, refreshed: true };
-      throw new ReauthorizationRequiredError('the retailer must connect again');
-    }
-  }
-
-  /**
-   * A write after the provider answered: the provider has rotated, so a failing table (throttled,
-   * briefly down) is tried again a few times before the new tokens are given up for lost. A lost
-   * race (ConcurrentUpdateError) is an answer, not a failure.
-   */
-  private async persisting<T>(log: Record<string, unknown>, write: () => Promise<T>): Promise<T> {
-    const { logger, clock } = this.deps;
-    const errorName = (error: unknown) => (error instanceof Error ? error.name : 'unknown');
-    try {
-      return await retryWrite(
-        write,
-        {
-          attempts: WRITE_ATTEMPTS,
-          baseDelayMs: WRITE_RETRY_MS,
-          final: (error) => error instanceof ConcurrentUpdateError,
-          onRetry: (error, attempt) =>
-            logger.warn('token write failed, retrying', { ...log, attempt, error: errorName(error) }),
-        },
-        clock,
-      );
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError)) {
-        logger.error('could not store the tokens the provider issued; they are lost', {
-          ...log,
-          error: errorName(error),
-        });
-      }
-      throw error;
-    }
-  }
-
-  /** Releases the lease and records why; a failing record is logged, never thrown over the cause. */
-  private async recordFailure(
-    leased: LeasedConnection,
-    failure: {
-      error: string;
-      retryAfterSeconds?: number | undefined;
-      unconfirmed?: boolean;
-      rotatedRefreshToken?: string | undefined;
-    },
-  ): Promise<void> {
-    const { store, clock, logger, telemetry } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const log = { provider: key.provider, account: key.account, version: leased.version };
-    const rotated =
-      failure.rotatedRefreshToken === undefined
-        ? undefined
-        : { version: leased.version, refreshToken: failure.rotatedRefreshToken };
-    telemetry.count('RefreshFailed');
-    const write = () =>
-      store.recordRefreshFailure(key, {
-        owner: this.deps.owner,
-        error: failure.error,
-        retryAfterSeconds:
-          failure.retryAfterSeconds === undefined
-            ? undefined
-            : Math.min(MAX_RETRY_AFTER_SECONDS, failure.retryAfterSeconds),
-        unconfirmed: failure.unconfirmed,
-        rotated,
-        now: clock.now(),
-      });
-    try {
-      // Only a write that carries a rotated token is worth retrying: a lost failure record costs
-      // nothing but the lease's wait.
-      await (rotated === undefined ? write() : this.persisting(log, write));
-      if (rotated !== undefined) logger.warn('kept the rotated refresh token of an unusable answer', log);
-    } catch (recordError) {
-      logger.error('could not record the refresh failure', {
-        ...log,
-        error: recordError instanceof Error ? recordError.name : 'unknown',
-      });
-    }
-  }
-
-  /** The provider call failed for good: record it, release the lease, and answer the caller. */
-  private async onRefreshFailed(
-    leased: LeasedConnection,
-    interrupted: boolean,
-    error: unknown,
-  ): Promise<RefreshResult> {
-    const { logger } = this.deps;
-    const log = { provider: leased.provider, account: leased.account, version: leased.version };
-    if (!(error instanceof ProviderError)) {
-      await this.recordFailure(leased, { error: 'internal' });
-      throw error;
-    }
-    switch (error.kind) {
-      case 'invalid_grant':
-        return this.onInvalidGrant(
-          leased,
-          interrupted
-            ? 'refresh_interrupted'
-            : leased.unconfirmedAt !== undefined
-              ? ANSWER_LOST
-              : 'invalid_grant',
-        );
-      case 'unconfirmed': {
-        const rotatedRefreshToken =
-          error instanceof UnusableTokenAnswerError ? error.salvagedRefreshToken() : undefined;
-        await this.recordFailure(leased, {
-          error: error instanceof UnusableTokenAnswerError ? 'unusable_token_answer' : 'refresh_unconfirmed',
-          // With the rotated token kept nothing is in doubt; without it the next invalid_grant is labelled.
-          unconfirmed: rotatedRefreshToken === undefined,
-          rotatedRefreshToken,
-        });
-        logger.warn('refresh answer lost or unusable after the provider may have processed it', {
-          ...log,
-          status: error.details.status,
-          reason: error.message,
-          keptRotatedRefreshToken: rotatedRefreshToken !== undefined,
-        });
-        throw this.unavailable(
-          'the provider answer could not be used; the token could not be refreshed',
-          undefined,
-          error,
-        );
-      }
-      case 'account_mismatch':
-        await this.recordFailure(leased, { error: 'account_mismatch', unconfirmed: true });
-        logger.error('the provider answered a refresh for another account; nothing was stored', {
-          ...log,
-          answeredAccount: error.details.answeredAccount ?? 'not an account name',
-        });
-        throw this.unavailable('the provider answered for another account', undefined, error);
-      case 'invalid_client':
-        await this.recordFailure(leased, { error: 'invalid_client' });
-        logger.error(
-          'the provider refused the broker client credentials; check the client id and secret',
-          log,
-        );
-        throw this.unavailable('the provider is failing; the token could not be refreshed', undefined, error);
-      case 'transient': {
-        const { providerError, status, retryAfterSeconds } = error.details;
-        // Only a provider's own Retry-After holds later callers off; without one the lease serializes attempts.
-        await this.recordFailure(leased, {
-          error: providerError ?? `http_${status ?? 'error'}`,
-          retryAfterSeconds,
-        });
-        logger.warn('refresh failed', { ...log, status, reason: error.message });
-        throw this.unavailable(
-          'the provider is failing; the token could not be refreshed',
-          retryAfterSeconds,
-          error,
-        );
-      }
-    }
-  }
-
-  /**
-   * `invalid_grant`: re-read first. If the tokens changed meanwhile another worker refreshed and
-   * all is well; otherwise the refresh token is dead and the provider is not called again.
-   */
-  private async onInvalidGrant(leased: OAuthRecord, reason: string): Promise<RefreshResult> {
-    const { store, clock, logger, telemetry } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const latest = await store.getOAuth(key);
-    if (latest !== undefined && latest.version !== leased.version && latest.status === 'active') {
-      return { connection: latest, refreshed: true };
-    }
-    try {
-      await store.markReauthorizationRequired(key, {
-        version: leased.version,
-        error: reason,
-        now: clock.now(),
-      });
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError)) throw error;
-      const after = await store.getOAuth(key);
-      if (after?.status === 'active') return { connection: after, refreshed: true };
-    }
-    logger.warn(
-      reason === 'refresh_interrupted'
-        ? 'connection needs reauthorization: an earlier refresh died between the provider answer and the write'
-        : 'connection needs reauthorization: the provider refused the refresh token',
-      { provider: key.provider, account: key.account, reason },
-    );
-    telemetry.count('ReauthorizationRequired');
-    await telemetry.event('connection.reauthorization_required', key, {
-      reason,
-      reference: leased.reference ?? null,
-    });
-    throw new ReauthorizationRequiredError(
-      'the provider refused the refresh token; the retailer must connect again',
-    );
   }
 }

@@ -5,6 +5,9 @@
 import { ProviderError } from './errors';
 import type { Clock } from './ports';
 
+/** The longest hold-off the broker accepts from a provider: longer ones are clamped to this. */
+export const MAX_RETRY_AFTER_SECONDS = 900;
+
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   readonly attempts: number;
@@ -113,5 +116,22 @@ export async function retryWrite<T>(write: () => Promise<T>, retry: WriteRetry, 
       retry.onRetry?.(error, attempt);
       await clock.sleep(delay);
     }
+  }
+}
+
+class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
+/** `work`, or a DeadlineError once `ms` have passed (the work itself goes on). */
+export async function beforeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError('no time left before the callback must answer')), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

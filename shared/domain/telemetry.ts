@@ -4,43 +4,7 @@
  * token, and a failing sink never fails the operation that caused the event.
  */
 import type { ConnectionKey } from './model';
-import type { Logger } from './ports';
-
-export type BrokerEventType =
-  | 'connection.connected'
-  | 'connection.reference_changed'
-  | 'connection.refreshed'
-  | 'connection.reauthorization_required'
-  | 'connection.deleted'
-  | 'personal_token.expiring';
-
-export interface DomainEvent {
-  readonly type: BrokerEventType;
-  readonly provider: string;
-  readonly account: string;
-  /** ISO time the event happened. */
-  readonly time: string;
-  /** Small, token-free facts (reference, reason, expires_at, …). */
-  readonly detail: Readonly<Record<string, string | number | boolean | null>>;
-}
-
-export interface EventSink {
-  publish(event: DomainEvent): Promise<void>;
-}
-
-/** Counter names; the CDK stack's alarms watch some of them. */
-export type MetricName =
-  | 'TokenFetched'
-  | 'TokenRefused'
-  | 'RefreshSucceeded'
-  | 'RefreshFailed'
-  | 'ReauthorizationRequired'
-  | 'ConnectionConnected'
-  | 'PersonalTokenExpiring';
-
-export interface MetricSink {
-  count(name: MetricName, value?: number): void;
-}
+import type { BrokerEventType, DomainEvent, EventSink, Logger, MetricName, MetricSink } from './ports';
 
 /** Events and counters behind one guard. */
 export class Telemetry {

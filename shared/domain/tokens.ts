@@ -1,29 +1,35 @@
 /** `GET /tokens/{provider}/{account}`: the current token of an account, refreshed once when needed. */
 
-import type { ProviderRegistry } from '../providers/types';
 import {
   NotFoundError,
   ProviderUnavailableError,
   ReauthorizationRequiredError,
   TokenExpiredError,
 } from './errors';
-import type { ConnectionKey, OAuthConnection, PersonalConnection } from './model';
-import type { Clock, ConnectionStore, Logger, SecretStore } from './ports';
+import type {
+  ConnectionKey,
+  CredentialSource,
+  OAuthConnection,
+  PersonalConnection,
+  ProviderId,
+} from './model';
+import type { Clock, ConnectionStore, Logger, ProviderRegistry, SecretStore } from './ports';
+import { effectiveCredential } from './precedence';
 import type { Refresher } from './refresh';
 import { personalTokenSecretName } from './secret-names';
 import type { Telemetry } from './telemetry';
 
-/** The token route's answer (the contract's "Token response"). */
-export interface TokenResponse {
-  provider: string;
-  account: string;
-  access_token: string;
-  token_type: 'Bearer';
-  expires_at: string | null;
-  source: 'oauth' | 'personal';
-  api_base_url: string;
-  /** Only in degraded mode: the refresh failed transiently, the stored token is still valid. */
-  stale?: true;
+/** A token handed out, with what a caller needs to use it; the HTTP layer shapes the contract's answer. */
+export interface IssuedToken {
+  readonly provider: ProviderId;
+  readonly account: string;
+  readonly source: CredentialSource;
+  readonly accessToken: string;
+  /** Epoch ms; undefined for a personal token without expiry. */
+  readonly expiresAt: number | undefined;
+  readonly apiBaseUrl: string;
+  /** Degraded mode: the refresh failed transiently, the stored token is still valid. */
+  readonly stale: boolean;
 }
 
 export interface TokenRequest {
@@ -53,7 +59,7 @@ export class TokenService {
   constructor(private readonly deps: TokenServiceDeps) {}
 
   /** The current token for an account, or a domain error saying why there is none. */
-  async getToken(key: ConnectionKey, request: TokenRequest): Promise<TokenResponse> {
+  async getToken(key: ConnectionKey, request: TokenRequest): Promise<IssuedToken> {
     const { logger } = this.deps;
     const audit = { provider: key.provider, account: key.account, caller: request.caller };
     try {
@@ -61,7 +67,7 @@ export class TokenService {
       logger.info('token handed out', {
         ...audit,
         source: answer.source,
-        stale: answer.stale === true,
+        stale: answer.stale,
         outcome: 'issued',
       });
       this.deps.telemetry.count('TokenFetched');
@@ -75,60 +81,59 @@ export class TokenService {
   }
 
   /**
-   * The contract's precedence: an active OAuth connection wins over a personal token; a personal
-   * token is used when there is no active one, or when the OAuth connection turns out dead while
-   * refreshing it.
+   * The credential effectiveCredential() chooses; when it is an active OAuth connection that turns
+   * out dead while refreshing it, the personal token after all.
    */
-  private async resolve(key: ConnectionKey, request: TokenRequest): Promise<TokenResponse> {
+  private async resolve(key: ConnectionKey, request: TokenRequest): Promise<IssuedToken> {
     const { store } = this.deps;
     // A provider without an OAuth flow (Xentral) can only have a personal token.
-    const oauth =
-      this.deps.providers[key.provider].oauth === undefined ? undefined : await store.getOAuth(key);
-    if (oauth?.status === 'active') {
-      try {
-        const { connection } = await this.deps.refresher.ensureFresh(oauth, {
-          minValidSeconds: request.minValidSeconds,
-          force: request.forceRefresh,
-        });
-        return this.oauthAnswer(connection);
-      } catch (error) {
-        // Degraded mode: a transient failure while the stored token is still valid.
-        if (
-          error instanceof ProviderUnavailableError &&
-          !request.forceRefresh &&
-          oauth.expiresAt > this.deps.clock.now()
-        ) {
-          return { ...this.oauthAnswer(oauth), stale: true };
-        }
-        if (!(error instanceof ReauthorizationRequiredError)) throw error;
-        const personal = await store.getPersonal(key);
-        if (personal === undefined) throw error;
-        return this.personalAnswer(personal);
-      }
-    }
-    const personal = await store.getPersonal(key);
-    if (personal !== undefined) return this.personalAnswer(personal);
-    if (oauth !== undefined) {
+    const hasOAuth = this.deps.providers[key.provider].oauth !== undefined;
+    const credential = await effectiveCredential(hasOAuth ? () => store.getOAuth(key) : undefined, () =>
+      store.getPersonal(key),
+    );
+    if (credential === undefined) throw new NotFoundError(`no connection for ${key.provider}/${key.account}`);
+    if (credential.source === 'personal') return this.personalAnswer(credential);
+    if (credential.status !== 'active') {
       throw new ReauthorizationRequiredError(
         'the provider refused the refresh token; the retailer must connect again',
       );
     }
-    throw new NotFoundError(`no connection for ${key.provider}/${key.account}`);
+    try {
+      const { connection } = await this.deps.refresher.ensureFresh(credential, {
+        minValidSeconds: request.minValidSeconds,
+        force: request.forceRefresh,
+      });
+      return this.oauthAnswer(connection, false);
+    } catch (error) {
+      // Degraded mode: a transient failure while the stored token is still valid.
+      if (
+        error instanceof ProviderUnavailableError &&
+        !request.forceRefresh &&
+        credential.expiresAt > this.deps.clock.now()
+      ) {
+        return this.oauthAnswer(credential, true);
+      }
+      // The OAuth connection turned out dead while refreshing it: the precedence falls to the personal token.
+      if (!(error instanceof ReauthorizationRequiredError)) throw error;
+      const personal = await store.getPersonal(key);
+      if (personal === undefined) throw error;
+      return this.personalAnswer(personal);
+    }
   }
 
-  private oauthAnswer(connection: OAuthConnection): TokenResponse {
+  private oauthAnswer(connection: OAuthConnection, stale: boolean): IssuedToken {
     return {
       provider: connection.provider,
       account: connection.account,
-      access_token: connection.accessToken,
-      token_type: 'Bearer',
-      expires_at: new Date(connection.expiresAt).toISOString(),
       source: 'oauth',
-      api_base_url: this.deps.providers[connection.provider].apiBaseUrl(connection.account),
+      accessToken: connection.accessToken,
+      expiresAt: connection.expiresAt,
+      apiBaseUrl: this.deps.providers[connection.provider].apiBaseUrl(connection.account),
+      stale,
     };
   }
 
-  private async personalAnswer(personal: PersonalConnection): Promise<TokenResponse> {
+  private async personalAnswer(personal: PersonalConnection): Promise<IssuedToken> {
     if (personal.expiresAt !== undefined && personal.expiresAt <= this.deps.clock.now()) {
       throw new TokenExpiredError(
         `the personal token expired at ${new Date(personal.expiresAt).toISOString()}; store a new one`,
@@ -144,11 +149,11 @@ export class TokenService {
     return {
       provider: personal.provider,
       account: personal.account,
-      access_token: secret.value,
-      token_type: 'Bearer',
-      expires_at: personal.expiresAt === undefined ? null : new Date(personal.expiresAt).toISOString(),
       source: 'personal',
-      api_base_url: this.deps.providers[personal.provider].apiBaseUrl(personal.account),
+      accessToken: secret.value,
+      expiresAt: personal.expiresAt,
+      apiBaseUrl: this.deps.providers[personal.provider].apiBaseUrl(personal.account),
+      stale: false,
     };
   }
 }

@@ -1,7 +1,8 @@
 /** The provider registry: every provider the broker serves, built from the configuration. */
+
 import type { BrokerConfig } from '../config';
+import type { ProviderRegistry } from '../domain/ports';
 import { lightspeedProvider } from './lightspeed-x';
-import type { ProviderRegistry } from './types';
 import { xentralProvider } from './xentral';
 
 /** Builds the registry of providers for a configuration. */
@@ -11,11 +12,3 @@ export function createProviders(config: BrokerConfig): ProviderRegistry {
     xentral: xentralProvider(config.xentralApiBaseUrl),
   });
 }
-
-export type {
-  OAuthAdapter,
-  ProviderDefinition,
-  ProviderRegistry,
-  ProviderRequest,
-  ProviderResponse,
-} from './types';

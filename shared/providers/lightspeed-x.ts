@@ -4,10 +4,11 @@
  * authorization, refresh-token rotation since March 2025 (older answers carry no refresh_token),
  * `expires` and `expires_in` that disagree (expiry comes from `expires_in` at receipt).
  */
+
 import type { LightspeedConfig } from '../config';
 import type { TokenSet } from '../domain/model';
+import type { OAuthAdapter, ProviderDefinition, ProviderResponse } from '../domain/ports';
 import { expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
-import type { OAuthAdapter, ProviderDefinition, ProviderResponse } from './types';
 
 const fillPrefix = (template: string, account: string): string =>
   template.replaceAll('{domain_prefix}', account);

@@ -2,11 +2,12 @@
  * RFC 6749 pieces shared by OAuth providers: the form-encoded token request and the classification
  * of token-endpoint answers. Provider files add their own quirks on top.
  */
+
 import { ProviderError, UnusableTokenAnswerError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
-import { ACCOUNT_PATTERN } from '../domain/validation';
+import { ACCOUNT_PATTERN } from '../domain/model';
+import type { ProviderRequest, ProviderResponse } from '../domain/ports';
 import { parseRetryAfter } from './retry-after';
-import type { ProviderRequest, ProviderResponse } from './types';
 
 /** A token-endpoint POST: parameters only in an x-www-form-urlencoded body, never in the query. */
 export function formPost(url: string, params: Record<string, string>): ProviderRequest {

@@ -1,5 +1,4 @@
-/** The longest hold-off the broker accepts from a provider: longer ones are clamped to this. */
-export const MAX_RETRY_AFTER_SECONDS = 900;
+import { MAX_RETRY_AFTER_SECONDS } from '../domain/retry';
 
 /**
  * `Retry-After` as delay seconds or an HTTP date (Lightspeed sends a date, Xentral seconds).

@@ -2,7 +2,7 @@
  * Xentral ERP, provider id `xentral`: personal access tokens only (no OAuth). New tokens must expire
  * within 180 days from release 26.47/26.49 (Nov–Dec 2026); older ones may have no expiry.
  */
-import type { ProviderDefinition } from './types';
+import type { ProviderDefinition } from '../domain/ports';
 
 /** Xentral's limit on the lifetime of newly created personal access tokens. */
 export const XENTRAL_PERSONAL_TOKEN_MAX_DAYS = 180;

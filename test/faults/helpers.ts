@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { LOCAL_CREDENTIALS } from '../../functions/local/dynamodb';
-import { MAX_CLOCK_SKEW_MS } from '../../shared/domain/refresh';
+import { MAX_CLOCK_SKEW_MS } from '../../shared/domain/lease-watch';
 import { connect, type TestBroker, type TokenBody } from '../helpers/broker';
 
 /** Error codes the contract (and the README's additions) allow in a JSON error body. */

@@ -185,31 +185,32 @@ describe('storms across many callers and accounts', () => {
   });
 
   it('calls the provider once per account in a 429 storm and then holds off until its HTTP-date Retry-After', async () => {
-    // An HTTP date 5–6 s ahead: longer than QUICK.maxRetryAfterSeconds, so no retry inside a request,
-    // and long enough that a request delayed by a loaded machine still lands inside the window.
-    const retryAt = Date.now() + 6_000;
+    // An HTTP date 8 s after each answer (second precision: 7–8 s): longer than
+    // QUICK.maxRetryAfterSeconds, so no retry inside a request, and long enough for a second wave
+    // on a loaded machine to land inside it.
     t.simulator.injectFault({
       kind: 'status',
       status: 429,
       times: 1_000,
       grant: 'refresh_token',
-      retryAfter: new Date(retryAt).toUTCString(),
+      retryAfterDateIn: 8,
     });
     const first = await stampede(STORM, 8);
+    const firstAnswered = Date.now();
     expect(first).toHaveLength(80);
-    expectDegradedAnswers(first, 6);
+    expectDegradedAnswers(first, 8);
     const afterFirst = t.simulator.stats();
     expect(afterFirst.refreshAttempts).toBe(STORM.length);
     for (const account of STORM) expect(afterFirst.byAccount[account]?.refreshAttempts).toBe(1);
 
     // A second wave inside the Retry-After window reaches no provider at all.
     const second = await stampede(STORM, 8);
-    expectDegradedAnswers(second, 6);
+    expectDegradedAnswers(second, 8);
     expect(t.simulator.stats().refreshAttempts).toBe(afterFirst.refreshAttempts);
 
     // The provider recovers once its Retry-After has passed.
     t.simulator.clearFaults();
-    await sleep(Math.max(0, retryAt - Date.now()) + 1_100);
+    await sleep(Math.max(0, firstAnswered + 8_000 - Date.now()) + 1_100);
     await expectNothingLost(t, STORM);
   });
 });

@@ -8,8 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UNUSABLE_VARIANTS } from '../../functions/local/simulator';
 import type { Logger } from '../../shared/domain/ports';
 import { REFRESH_COOLDOWN_MS } from '../../shared/domain/refresh';
-import { GRANT_RETRY_POLICY } from '../../shared/domain/retry';
-import { MAX_RETRY_AFTER_SECONDS } from '../../shared/providers/retry-after';
+import { GRANT_RETRY_POLICY, MAX_RETRY_AFTER_SECONDS } from '../../shared/domain/retry';
 import { connect, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
 import { connectAll, expectCleanError, expectNothingLost, readLease, sleep } from './helpers';
 

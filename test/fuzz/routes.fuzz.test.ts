@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchRoute } from '../../functions/local/server';
 import { type RouteSpec, routes } from '../../functions/routes';
-import { ACCOUNT_PATTERN } from '../../shared/domain/validation';
+import { ACCOUNT_PATTERN } from '../../shared/domain/model';
 import { KNOWN_ERROR_CODES } from '../faults/helpers';
 import { connect, startTestBroker, TEST_API_KEY, type TestBroker, type TokenBody } from '../helpers/broker';
 

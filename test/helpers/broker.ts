@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalBroker, startLocalBroker } from '../../functions/local/runtime';
 import type { LightspeedSimulator } from '../../functions/local/simulator';
-import type { Logger } from '../../shared/domain/ports';
+import type { DomainEvent, EventSink, Logger } from '../../shared/domain/ports';
 import type { RetryPolicy } from '../../shared/domain/retry';
-import type { DomainEvent, EventSink } from '../../shared/domain/telemetry';
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 

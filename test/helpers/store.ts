@@ -11,13 +11,18 @@ import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../fun
 import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
 import { DynamoDbStore, type DynamoDbStoreOptions } from '../../shared/adapters/dynamodb/store';
 import { loadConfig } from '../../shared/config';
-import { EnvelopeCipher, type TokenCipher } from '../../shared/domain/crypto';
-import type { ConnectionKey } from '../../shared/domain/model';
-import { type Logger, systemClock } from '../../shared/domain/ports';
+import { EnvelopeCipher } from '../../shared/domain/crypto';
+import type { ConnectionKey, PersonalConnection } from '../../shared/domain/model';
+import {
+  type ConnectionStore,
+  type HttpClient,
+  type Logger,
+  systemClock,
+  type TokenCipher,
+} from '../../shared/domain/ports';
 import { Refresher, type RefresherDeps } from '../../shared/domain/refresh';
 import { silentTelemetry } from '../../shared/domain/telemetry';
 import { createProviders } from '../../shared/providers';
-import type { HttpClient } from '../../shared/providers/types';
 
 /** One DynamoDB request as the client sent it. */
 export interface RecordedRequest {
@@ -148,4 +153,27 @@ export function fixtureRefresher(
     telemetry: silentTelemetry(SILENT_LOGGER),
     ...options,
   });
+}
+
+/** A personal token's metadata for `key`, version v1, connected now. */
+export const personalConnection = (key: ConnectionKey, expiresAt?: number): PersonalConnection => ({
+  ...key,
+  source: 'personal',
+  secretVersion: 'v1',
+  connectedAt: Date.now(),
+  expiresAt,
+});
+
+/** Stores a finished authorization for `key`: tokens `at-<account><suffix>` and `rt-…`, valid an hour. */
+export async function authorizeIn(store: ConnectionStore, key: ConnectionKey, suffix = ''): Promise<void> {
+  const now = Date.now();
+  await store.saveAuthorization(
+    key,
+    {
+      accessToken: `at-${key.account}${suffix}`,
+      refreshToken: `rt-${key.account}${suffix}`,
+      expiresAt: now + 3_600_000,
+    },
+    { now },
+  );
 }

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { awsMetricSink, metrics } from '../../functions/aws';
 import { METRICS } from '../../infra/token-broker';
-import type { MetricName } from '../../shared/domain/telemetry';
+import type { MetricName } from '../../shared/domain/ports';
 import { type Json, type Resource, type Synth, synthBroker, TEST_PROPS } from './support';
 
 let synth: Synth;

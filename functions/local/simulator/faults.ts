@@ -19,7 +19,11 @@ export interface FaultOptions {
 
 /** A misbehaviour of the token endpoint (POST .../api/1.0/token), consumed in FIFO order. */
 export type Fault =
-  | (FaultOptions & { kind: 'status'; status: number; retryAfter?: string })
+  /**
+   * An error status. `retryAfter`: the header as given; `retryAfterDateIn`: an HTTP date that many
+   * seconds after the answer (as Lightspeed sends it), so a slow client still sees the whole wait.
+   */
+  | (FaultOptions & { kind: 'status'; status: number; retryAfter?: string; retryAfterDateIn?: number })
   | (FaultOptions & { kind: 'hang'; ms: number; afterProcessing?: boolean })
   /** A 200 cut off mid-object; `afterProcessing`: the grant took effect first (tokens rotated). */
   | (FaultOptions & { kind: 'malformed'; afterProcessing?: boolean })
@@ -85,9 +89,12 @@ export function parseFault(value: unknown): Fault {
       if (value.retryAfter !== undefined && typeof value.retryAfter !== 'string') {
         throw new TypeError('retryAfter must be a string (HTTP date or seconds)');
       }
-      return value.retryAfter === undefined
-        ? { ...options, kind: 'status', status }
-        : { ...options, kind: 'status', status, retryAfter: value.retryAfter };
+      const fault: Fault = { ...options, kind: 'status', status };
+      if (value.retryAfter !== undefined) fault.retryAfter = value.retryAfter;
+      if (value.retryAfterDateIn !== undefined) {
+        fault.retryAfterDateIn = nonNegativeInteger(value.retryAfterDateIn, 'retryAfterDateIn');
+      }
+      return fault;
     }
     case 'hang': {
       const ms = nonNegativeInteger(value.ms, 'ms');
@@ -168,9 +175,11 @@ export function sendTruncated(res: ServerResponse): void {
 export function sendStatusFault(
   res: ServerResponse,
   status: number,
-  retryAfter: string | undefined,
+  given: string | undefined,
   now: number,
+  dateIn?: number,
 ): void {
+  const retryAfter = dateIn === undefined ? given : new Date(now + dateIn * 1000).toUTCString();
   const headers: OutgoingHttpHeaders = { ...NO_STORE };
   if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   if (status === 429) {

@@ -273,7 +273,9 @@ export class LightspeedSimulator extends SimulatorServer implements Controllable
     if (!(await pause(this.tokenLatencyMs, signal))) return;
 
     const fault = this.faults.take(grantType);
-    if (fault?.kind === 'status') return sendStatusFault(res, fault.status, fault.retryAfter, this.now());
+    if (fault?.kind === 'status') {
+      return sendStatusFault(res, fault.status, fault.retryAfter, this.now(), fault.retryAfterDateIn);
+    }
     if (fault?.kind === 'malformed' && !fault.afterProcessing) return sendTruncated(res);
     if (fault?.kind === 'invalid_grant') {
       const refused = invalidGrant(

@@ -3,8 +3,9 @@
  * ciphertext blob names its key, so rows written under an older key, or before automatic rotation,
  * still open). The encryption context ties every data key to this service.
  */
+
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import type { KeyProvider } from '../../domain/crypto';
+import type { KeyProvider } from '../../domain/ports';
 
 const CONTEXT = { service: 'token-broker', purpose: 'token-data-key' };
 

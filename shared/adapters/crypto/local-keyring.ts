@@ -3,10 +3,11 @@
  * with AES-256-GCM under the current master key. `rotate()` adds a new current key; older keys stay
  * to unwrap what they wrapped, so old rows stay readable while new writes use the new key.
  */
+
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { KeyProvider } from '../../domain/crypto';
+import type { KeyProvider } from '../../domain/ports';
 
 interface KeyringFile {
   current: string;

@@ -1,6 +1,7 @@
 /** Domain events to an EventBridge bus: source `token-broker`, detail-type the event type. */
+
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { EventSink } from '../../domain/telemetry';
+import type { EventSink } from '../../domain/ports';
 
 /** The event source every broker event carries, for EventBridge rules. */
 export const EVENT_SOURCE = 'token-broker';

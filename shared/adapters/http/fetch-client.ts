@@ -1,6 +1,7 @@
 /** The provider HTTP port over global `fetch`, with a time limit on every call. */
+
 import { ProviderError } from '../../domain/errors';
-import type { HttpClient } from '../../providers/types';
+import type { HttpClient } from '../../domain/ports';
 
 /** Largest provider body read: token answers are small; anything bigger is not one. */
 const MAX_BODY_BYTES = 256 * 1024;

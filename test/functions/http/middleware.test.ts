@@ -1,6 +1,7 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
+import { InvalidRequestError, UnauthorizedError } from '../../../functions/http/errors';
 import {
   type Authorizer,
   type BrokerEvent,
@@ -18,13 +19,11 @@ import { routeKey, routes } from '../../../functions/routes';
 import type { Services } from '../../../functions/services';
 import {
   BrokerError,
-  InvalidRequestError,
   NotFoundError,
   ProviderError,
   ProviderUnavailableError,
   ReauthorizationRequiredError,
   TokenExpiredError,
-  UnauthorizedError,
 } from '../../../shared/domain/errors';
 import type { Logger } from '../../../shared/domain/ports';
 
@@ -547,7 +546,7 @@ describe('dispatch', () => {
     );
 
     // Assess
-    await expect(answer).rejects.toMatchObject({ name: 'InvalidRequestError', field: 'body', status: 400 });
+    await expect(answer).rejects.toMatchObject({ name: 'InvalidRequestError', field: 'body' });
   });
 
   it('answers the handler result for a known route', async () => {

@@ -4,10 +4,11 @@
  * account is refused, a connected account never moves to another reference silently, and PKCE
  * (for providers that take it) defeats an injected code.
  */
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AuthorizationNotStoredError, ConnectService } from '../../../shared/domain/connect';
-import type { ProviderRegistry } from '../../../shared/providers';
-import type { OAuthAdapter } from '../../../shared/providers/types';
+import { ConnectService } from '../../../shared/domain/connect';
+import { AuthorizationNotStoredError } from '../../../shared/domain/errors';
+import type { OAuthAdapter, ProviderRegistry } from '../../../shared/domain/ports';
 import {
   connect,
   createSession,

@@ -5,12 +5,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderUnavailableError } from '../../../shared/domain/errors';
+import { MAX_CLOCK_SKEW_MS } from '../../../shared/domain/lease-watch';
 import type { ConnectionKey, OAuthConnection } from '../../../shared/domain/model';
-import type { Clock, ConnectionStore } from '../../../shared/domain/ports';
-import { MAX_CLOCK_SKEW_MS, REFRESH_COOLDOWN_MS, type Refresher } from '../../../shared/domain/refresh';
-import { GRANT_RETRY_POLICY } from '../../../shared/domain/retry';
-import { MAX_RETRY_AFTER_SECONDS } from '../../../shared/providers/retry-after';
-import type { HttpClient, ProviderResponse } from '../../../shared/providers/types';
+import type { Clock, ConnectionStore, HttpClient, ProviderResponse } from '../../../shared/domain/ports';
+import { REFRESH_COOLDOWN_MS, type Refresher } from '../../../shared/domain/refresh';
+import { GRANT_RETRY_POLICY, MAX_RETRY_AFTER_SECONDS } from '../../../shared/domain/retry';
 import { fixtureRefresher, type StoreFixture, startStoreFixture } from '../../helpers/store';
 
 let f: StoreFixture;

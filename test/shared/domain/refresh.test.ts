@@ -2,11 +2,12 @@
  * The Refresher over a recording DynamoDbStore (dynalite) with a scripted token endpoint: the
  * refresh token comes only from the write that took the lease, and the types keep it that way.
  */
+
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ProviderUnavailableError } from '../../../shared/domain/errors';
 import type { ConnectionKey, LeasedConnection, OAuthConnection } from '../../../shared/domain/model';
+import type { HttpClient, ProviderRequest } from '../../../shared/domain/ports';
 import type { Refresher } from '../../../shared/domain/refresh';
-import type { HttpClient, ProviderRequest } from '../../../shared/providers/types';
 import { fixtureRefresher, type StoreFixture, startStoreFixture } from '../../helpers/store';
 
 let f: StoreFixture;

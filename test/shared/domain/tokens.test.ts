@@ -5,11 +5,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, ReauthorizationRequiredError } from '../../../shared/domain/errors';
 import type { ConnectionKey } from '../../../shared/domain/model';
-import { type SecretStore, systemClock } from '../../../shared/domain/ports';
+import {
+  type HttpClient,
+  type ProviderRequest,
+  type SecretStore,
+  systemClock,
+} from '../../../shared/domain/ports';
 import { personalTokenSecretName } from '../../../shared/domain/secret-names';
 import { silentTelemetry } from '../../../shared/domain/telemetry';
 import { TokenService } from '../../../shared/domain/tokens';
-import type { HttpClient, ProviderRequest } from '../../../shared/providers/types';
 import {
   fixtureRefresher,
   SILENT_LOGGER,
@@ -120,14 +124,14 @@ describe('TokenService.getToken', () => {
 
     const answer = await fetchToken(key);
 
-    expect(answer).toMatchObject({ source: 'oauth', access_token: 'at-fresh' });
+    expect(answer).toMatchObject({ source: 'oauth', accessToken: 'at-fresh' });
     expect(f.requests.map((r) => r.command)).toEqual(['Get']);
     expect(reads()).toEqual(['oauth']);
     expect(f.cipher.opened).toEqual([item?.accessToken]);
 
     // The same token again: still one GetItem, and the opened token is reused.
     f.reset();
-    expect(await fetchToken(key)).toMatchObject({ source: 'oauth', access_token: 'at-fresh' });
+    expect(await fetchToken(key)).toMatchObject({ source: 'oauth', accessToken: 'at-fresh' });
     expect(reads()).toEqual(['oauth']);
     expect(f.cipher.opened).toEqual([]);
   });
@@ -137,7 +141,7 @@ describe('TokenService.getToken', () => {
     await storePersonal(key);
     f.reset();
 
-    expect(await fetchToken(key)).toMatchObject({ source: 'personal', access_token: 'pat-erp' });
+    expect(await fetchToken(key)).toMatchObject({ source: 'personal', accessToken: 'pat-erp' });
     expect(f.requests.map((r) => r.command)).toEqual(['Get']);
     expect(reads()).toEqual(['personal']);
     expect(f.cipher.opened).toEqual([]);
@@ -148,7 +152,7 @@ describe('TokenService.getToken', () => {
     await storePersonal(key);
     f.reset();
 
-    expect(await fetchToken(key)).toMatchObject({ source: 'personal', access_token: 'pat-personal-only' });
+    expect(await fetchToken(key)).toMatchObject({ source: 'personal', accessToken: 'pat-personal-only' });
     expect(reads()).toEqual(['oauth', 'personal']);
   });
 
@@ -176,7 +180,7 @@ describe('TokenService.getToken', () => {
 
     const answer = await fetchToken(key, 300);
 
-    expect(answer).toMatchObject({ source: 'personal', access_token: 'pat-dies-now' });
+    expect(answer).toMatchObject({ source: 'personal', accessToken: 'pat-dies-now' });
     expect(calls).toHaveLength(1);
     expect(reads().at(-1)).toBe('personal');
     expect((await f.store.getOAuth(key))?.status).toBe('reauthorization_required');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIGHTSPEED_SCOPES, loadConfig } from '../../../shared/config';
 import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
+import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
 import { lightspeedProvider, parseLightspeedTokenResponse } from '../../../shared/providers/lightspeed-x';
 import { EXPIRES_IN_RANGE } from '../../../shared/providers/oauth2';
-import type { OAuthAdapter, ProviderResponse } from '../../../shared/providers/types';
 
 // A whole second, so HTTP dates (second precision) round-trip exactly.
 const RECEIVED_AT = Date.parse('2026-05-01T08:00:00Z');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RETRY_AFTER_SECONDS, parseRetryAfter } from '../../../shared/providers/retry-after';
+import { MAX_RETRY_AFTER_SECONDS } from '../../../shared/domain/retry';
+import { parseRetryAfter } from '../../../shared/providers/retry-after';
 
 const NOW = Date.parse('2026-05-01T08:00:00Z');
 

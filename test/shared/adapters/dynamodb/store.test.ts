@@ -1,12 +1,17 @@
 /**
  * DynamoDbStore against dynalite: what each read costs (requests, opened tokens), that only the
- * lease hands out a refresh token, and that `list` refuses cursors it did not issue.
+ * lease hands out a refresh token (the listing: connection-queries.test.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DecryptionError } from '../../../../shared/domain/crypto';
-import { ConcurrentUpdateError, InvalidRequestError } from '../../../../shared/domain/errors';
-import type { ConnectionKey, PersonalConnection } from '../../../../shared/domain/model';
-import { type StoreFixture, startStoreFixture } from '../../../helpers/store';
+import { ConcurrentUpdateError } from '../../../../shared/domain/errors';
+import type { ConnectionKey } from '../../../../shared/domain/model';
+import {
+  authorizeIn,
+  personalConnection,
+  type StoreFixture,
+  startStoreFixture,
+} from '../../../helpers/store';
 
 let f: StoreFixture;
 beforeAll(async () => {
@@ -18,26 +23,8 @@ beforeEach(() => f.reset());
 const HOUR = 3_600_000;
 const lightspeed = (account: string): ConnectionKey => ({ provider: 'lightspeed-x', account });
 
-async function authorize(key: ConnectionKey, suffix = '') {
-  const now = Date.now();
-  await f.store.saveAuthorization(
-    key,
-    {
-      accessToken: `at-${key.account}${suffix}`,
-      refreshToken: `rt-${key.account}${suffix}`,
-      expiresAt: now + HOUR,
-    },
-    { now },
-  );
-}
-
-const personal = (key: ConnectionKey, expiresAt?: number): PersonalConnection => ({
-  ...key,
-  source: 'personal',
-  secretVersion: 'v1',
-  connectedAt: Date.now(),
-  expiresAt,
-});
+const authorize = (key: ConnectionKey, suffix = '') => authorizeIn(f.store, key, suffix);
+const personal = personalConnection;
 
 describe('DynamoDbStore reads for a token fetch', () => {
   it('reads an OAuth connection with one consistent GetItem and opens only its access token', async () => {
@@ -352,78 +339,5 @@ describe('DynamoDbStore refresh lease', () => {
       expect(record).not.toHaveProperty('refreshToken');
     }
     expect(f.cipher.opened).toEqual([]);
-  });
-});
-
-describe('DynamoDbStore.list cursors', () => {
-  const now = Date.now();
-  const page = (cursor?: string, provider?: 'lightspeed-x' | 'xentral') =>
-    f.store.list({ limit: 1, cursor, provider, now });
-
-  beforeAll(async () => {
-    await authorize(lightspeed('page-a'));
-    await f.store.putPersonal(personal(lightspeed('page-b')));
-    await f.store.putPersonal(personal({ provider: 'xentral', account: 'page-c' }));
-  });
-
-  it('pages through every credential of every provider with the cursors it issued', async () => {
-    const all = await f.store.list({ limit: 100, now });
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const result = await page(cursor);
-      seen.push(...result.items.map((item) => `${item.provider}/${item.account}/${item.source}`));
-      cursor = result.nextCursor;
-    } while (cursor !== undefined);
-    expect(seen).toEqual(all.items.map((item) => `${item.provider}/${item.account}/${item.source}`));
-    expect(seen).toEqual(expect.arrayContaining(['lightspeed-x/page-a/oauth', 'xentral/page-c/personal']));
-  });
-
-  const encode = (cursor: unknown) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
-  const key = (account: string, sk = 'oauth', provider = 'lightspeed-x') => ({
-    pk: `conn#${provider}#${account}`,
-    sk,
-    gsiProvider: provider,
-    gsiAccount: `${account}#${sk}`,
-  });
-
-  it.each([
-    ['a foreign start key', encode({ p: 0, k: { pk: 'x' } })],
-    ['a start key with an extra attribute', encode({ p: 0, k: { ...key('page-a'), extra: 'x' } })],
-    [
-      'a start key missing the index key',
-      encode({ p: 0, k: { pk: 'conn#lightspeed-x#page-a', sk: 'oauth' } }),
-    ],
-    ['a start key of numbers', encode({ p: 0, k: { pk: 1, sk: 2, gsiProvider: 3, gsiAccount: 4 } })],
-    ['a start key of a session item', encode({ p: 0, k: { ...key('page-a'), pk: 'session#abc' } })],
-    [
-      'a start key with a nested part',
-      encode({ p: 0, k: { ...key('page-a'), pk: 'conn#lightspeed-x#a#b' } }),
-    ],
-    ['a start key with an unknown sort key', encode({ p: 0, k: key('page-a', 'session') })],
-    ['a start key whose account is no DNS label', encode({ p: 0, k: key('A'.repeat(3000)) })],
-    ['a start key of the other provider', encode({ p: 0, k: key('page-c', 'personal', 'xentral') })],
-    ['a start key that is a list', encode({ p: 0, k: [] })],
-    ['an unknown cursor field', encode({ p: 0, q: 1 })],
-    ['a partition out of range', encode({ p: 2 })],
-    ['a fractional partition', encode({ p: 0.5 })],
-    ['JSON that is no object', encode(null)],
-    ['no JSON at all', 'not-a-cursor'],
-  ])('refuses %s with 400 naming next_token', async (_, cursor) => {
-    const error = await page(cursor).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(InvalidRequestError);
-    expect((error as InvalidRequestError).field).toBe('query.next_token');
-    expect(f.requests.filter((request) => request.command === 'Query')).toEqual([]);
-  });
-
-  it('refuses a cursor of one provider filter under another', async () => {
-    const first = await page(undefined, 'lightspeed-x');
-    expect(first.nextCursor).toBeDefined();
-    await expect(page(first.nextCursor, 'xentral')).rejects.toThrow(
-      /does not belong to this provider filter/,
-    );
-    await expect(page(encode({ p: 1 }), 'xentral')).rejects.toThrow(
-      /does not belong to this provider filter/,
-    );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Request schemas (zod): the one place input is checked. A failure becomes an InvalidRequestError
+ * Request schemas (zod) of the HTTP layer: the one place input is checked. A failure becomes an InvalidRequestError
  * whose message names the field, before anything is read, written or sent to a provider.
  *
  * Written with `zod/mini`, zod 4's functional API: the same parser and the same JSON Schema output
@@ -8,16 +8,13 @@
  */
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { ACCOUNT_PATTERN, PROVIDER_IDS } from '../../shared/domain/model';
 import { InvalidRequestError } from './errors';
-import { PROVIDER_IDS } from './model';
 
 // zod/mini leaves the default messages to the application (the chainable API loads English itself):
 // the checks without a message of their own keep their wording, e.g. "Invalid input: expected
 // string, received number".
 z.config(en());
-
-/** The contract's account rule: a lower-case DNS label (it is put into a host name). */
-export const ACCOUNT_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const providerSchema = z.enum(PROVIDER_IDS, {
   error: () => `must be one of ${PROVIDER_IDS.join(', ')}`,

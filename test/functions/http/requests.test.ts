@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod/mini';
-import { InvalidRequestError } from '../../../shared/domain/errors';
+import { httpErrorOf, InvalidRequestError } from '../../../functions/http/errors';
 import {
-  ACCOUNT_PATTERN,
   connectionPathSchema,
   connectSessionBodySchema,
   MAX_MIN_VALID_SECONDS,
@@ -10,7 +9,8 @@ import {
   parseJsonBody,
   personalTokenBodySchema,
   tokenQuerySchema,
-} from '../../../shared/domain/validation';
+} from '../../../functions/http/requests';
+import { ACCOUNT_PATTERN } from '../../../shared/domain/model';
 
 /** The InvalidRequestError that `run` throws. */
 function refusal(run: () => unknown): InvalidRequestError {
@@ -69,7 +69,7 @@ describe('parseInput', () => {
 
     // Assess
     expect(error.field).toBe('path.account');
-    expect(error.status).toBe(400);
+    expect(httpErrorOf(error)?.status).toBe(400);
     expect(error.code).toBe('invalid_request');
     expect(error.message).toBe(
       'path.account: must be a lower-case DNS label (a-z, 0-9, inner hyphens, at most 63 characters)',
@@ -403,7 +403,7 @@ describe('parseJsonBody', () => {
 
     // Assess
     expect(error).toBeInstanceOf(InvalidRequestError);
-    expect(error.status).toBe(400);
+    expect(httpErrorOf(error)?.status).toBe(400);
     expect(error.field).toBe('body');
     expect(error.message).toBe(message);
   });
