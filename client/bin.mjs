@@ -4,7 +4,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { run } = await import('./cli.ts');
+const { run } = await import('./cli/index.ts');
 for (const stream of [process.stdout, process.stderr]) {
   // `token-broker … | head` closes the pipe early; that is not an error.
   stream.on('error', (error) => {

@@ -1,5 +1,7 @@
 /** Lambda entry: backend management routes (connect sessions, connections, personal tokens). */
-import { lambdaHandler } from './aws';
-import { createAdminHandler } from './handlers/admin';
+import { awsServices, observability } from './aws';
+import { adminRoutes } from './handlers/admin';
+import { httpPipeline } from './http/pipeline';
 
-export const handler = lambdaHandler(createAdminHandler);
+const services = awsServices();
+export const handler = httpPipeline(services, adminRoutes(services), { observability });

@@ -8,15 +8,11 @@
  * larger for about 3 ms less import time.
  */
 import { randomUUID } from 'node:crypto';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type middy from '@middy/core';
 import { KmsKeyProvider } from '../shared/adapters/crypto/kms-keys';
 import { createDocumentClient } from '../shared/adapters/dynamodb/client';
 import { DynamoDbStore } from '../shared/adapters/dynamodb/store';
@@ -30,6 +26,7 @@ import { EnvelopeCipher } from '../shared/domain/crypto';
 import { type MetricSink, systemClock } from '../shared/domain/ports';
 import { logEventSink } from '../shared/domain/telemetry';
 import { providerDefinition } from '../shared/providers';
+import type { Observability } from './observability';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
@@ -111,19 +108,5 @@ export function awsServices(): Services {
   return services;
 }
 
-/**
- * A Lambda entry point: the group's handler over the container's services, with request ids in
- * every log line, an X-Ray segment per invocation and the counters flushed as EMF at the end.
- */
-export function lambdaHandler<E, R>(
-  create: (services: Services) => middy.MiddyfiedHandler<E, R, Error, import('aws-lambda').Context>,
-) {
-  return (
-    create(awsServices())
-      // Never the response as trace metadata (Powertools' default): it is the token itself. The stack
-      // also sets POWERTOOLS_TRACER_CAPTURE_RESPONSE=false, so no other capture path records one either.
-      .use(captureLambdaHandler(tracer, { captureResponse: false }))
-      .use(injectLambdaContext(logger))
-      .use(logMetrics(metrics))
-  );
-}
+/** Request ids in every log line, an X-Ray subsegment per invocation, counters flushed as EMF. */
+export const observability: Observability = { logger, tracer, metrics };

@@ -1,5 +1,7 @@
 /** Lambda entry: public routes (health, connect link, OAuth callback). */
-import { lambdaHandler } from './aws';
-import { createPublicHandler } from './handlers/public';
+import { awsServices, observability } from './aws';
+import { publicRoutes } from './handlers/public';
+import { httpPipeline } from './http/pipeline';
 
-export const handler = lambdaHandler(createPublicHandler);
+const services = awsServices();
+export const handler = httpPipeline(services, publicRoutes(services), { observability });

@@ -1,5 +1,6 @@
 /** Lambda entry: the scheduled sweep. */
-import { lambdaHandler } from './aws';
-import { createSweepHandler } from './handlers/sweep';
+import { awsServices, observability } from './aws';
+import { sweepJob } from './handlers/sweep';
+import { jobPipeline } from './observability';
 
-export const handler = lambdaHandler(createSweepHandler);
+export const handler = jobPipeline(sweepJob(awsServices()), observability);

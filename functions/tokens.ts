@@ -1,6 +1,11 @@
 /** Lambda entry: `GET /tokens/{provider}/{account}`. */
-import { lambdaHandler } from './aws';
-import { createTokensHandler } from './handlers/tokens';
+import { awsServices, observability } from './aws';
+import { directInvocation, tokenRoutes } from './handlers/tokens';
+import { httpPipeline } from './http/pipeline';
 
+const services = awsServices();
 // Backends inside AWS may invoke the function directly as well as through API Gateway.
-export const handler = lambdaHandler((services) => createTokensHandler(services, { directInvocation: true }));
+export const handler = httpPipeline(services, tokenRoutes(services), {
+  observability,
+  directInvocation: directInvocation(),
+});

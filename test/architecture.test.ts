@@ -26,6 +26,21 @@ describe('architecture', () => {
     }
   });
 
+  it('assembles the middy chain in one place: only the pipeline builds handlers or adds middlewares', async () => {
+    const chainFiles = new Set(['functions/http/pipeline.ts', 'functions/observability.ts']);
+    const files = [...(await sources('functions')), ...(await sources('shared'))];
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      // A value import of middy (not `import type`), a middy middleware package, or Powertools' middlewares.
+      const builds =
+        /^import middy from '@middy\/core'/m.test(text) ||
+        /from '@middy\/(?!core')/.test(text) ||
+        /from '@aws-lambda-powertools\/[a-z]+\/middleware'/.test(text) ||
+        /\.use\(/.test(text);
+      expect(builds, file).toBe(chainFiles.has(file));
+    }
+  });
+
   it('keeps shared/domain speaking domain: it imports nothing from providers, adapters or functions', async () => {
     const files = await sources('shared/domain');
     for (const file of files) {

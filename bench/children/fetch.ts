@@ -6,28 +6,28 @@
  *
  * Two handler variants, both on one Services wiring like the local runtime's (DynamoDbStore +
  * EnvelopeCipher + LocalKeyring + FileSecretStore):
- * - `lambda`: createTokensHandler with the middlewares functions/aws.ts adds on Lambda (Powertools
- *   tracer, logger context, EMF metrics): what the tokens function runs and bills.
- * - `handler`: createTokensHandler(services) alone.
+ * - `lambda`: the tokens routes through the request pipeline with Lambda's observability
+ *   (functions/aws.ts: Powertools tracer, logger context, EMF metrics): what the tokens function
+ *   runs and bills.
+ * - `handler`: the tokens routes through the request pipeline without observability.
  * The steps in between show where the overhead goes, each including the one before (except `query`):
  * - `query`: the store's read with its access-token cache off (a DynamoDbStore with
  *   accessTokenCacheMs 0): the same consistent GetItem, mapping, and opening the sealed access token
  *   (AES-GCM). What a fetch's read costs the first time a process sees a token. Not part of the
- *   chain; the name is kept from when the store read with a Query (bench/run.ts uses it);
+ *   chain; the name is kept from when the store read with a Query (bench/phases/fetch.ts uses it);
  * - `store`: DynamoDbStore.getOAuth as it runs: the GetItem and mapping; the access token opened
  *   once, then reused while its sealed value is unchanged;
  * - `service`: TokenService.getToken (store, freshness check, audit log line, counter);
  * - `handler`, `lambda`: the HTTP plumbing (middy, header normaliser, zod, JSON) and the Lambda middlewares.
  */
 import { join } from 'node:path';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { logger as lambdaLogger, metrics as lambdaMetrics, tracer } from '../../functions/aws';
-import { createTokensHandler } from '../../functions/handlers/tokens';
+import { logger as lambdaLogger, metrics as lambdaMetrics, observability } from '../../functions/aws';
+import { tokenRoutes } from '../../functions/handlers/tokens';
+import { httpPipeline } from '../../functions/http/pipeline';
+import { lambdaContext } from '../../functions/local/server';
 import { createServices, type Runtime } from '../../functions/services';
 import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
 import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
@@ -37,15 +37,7 @@ import { systemClock } from '../../shared/domain/ports';
 import { logEventSink } from '../../shared/domain/telemetry';
 import { meterCapacity } from '../lib/capacity';
 import { benchTempDir, serveParent } from '../lib/child';
-import {
-  benchConfig,
-  FETCH_KEY,
-  lambdaContext,
-  localClients,
-  openStore,
-  seedValidToken,
-  tokenEvent,
-} from '../lib/runtime';
+import { benchConfig, FETCH_KEY, localClients, openStore, seedValidToken, tokenEvent } from '../lib/runtime';
 import { median, percentile } from '../lib/stats';
 
 const endpoint = process.env.BENCH_DYNAMODB_ENDPOINT ?? '';
@@ -73,28 +65,23 @@ async function wiring(meter: boolean) {
     ...sink,
   });
   const localLogger = portLogger(createPowertoolsLogger());
-  const handler = createTokensHandler(
-    createServices(
-      runtime({
-        logger: localLogger,
-        events: logEventSink(localLogger),
-        metrics: { count: () => undefined },
-      }),
-    ),
+  const localServices = createServices(
+    runtime({
+      logger: localLogger,
+      events: logEventSink(localLogger),
+      metrics: { count: () => undefined },
+    }),
   );
+  const handler = httpPipeline(localServices, tokenRoutes(localServices));
   const awsLogger = portLogger(lambdaLogger);
-  const lambda = createTokensHandler(
-    createServices(
-      runtime({
-        logger: awsLogger,
-        events: logEventSink(awsLogger),
-        metrics: { count: (name, value = 1) => lambdaMetrics.addMetric(name, MetricUnit.Count, value) },
-      }),
-    ),
-  )
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(lambdaLogger))
-    .use(logMetrics(lambdaMetrics));
+  const awsServices = createServices(
+    runtime({
+      logger: awsLogger,
+      events: logEventSink(awsLogger),
+      metrics: { count: (name, value = 1) => lambdaMetrics.addMetric(name, MetricUnit.Count, value) },
+    }),
+  );
+  const lambda = httpPipeline(awsServices, tokenRoutes(awsServices), { observability });
   const services = createServices(
     runtime({ logger: localLogger, events: logEventSink(localLogger), metrics: { count: () => undefined } }),
   );
@@ -108,7 +95,7 @@ const invoke = async (fn: typeof main.handler | typeof main.lambda) => {
   const event = tokenEvent();
   const result = (await fn(
     event,
-    lambdaContext(event.requestContext.requestId),
+    lambdaContext(event.requestContext.requestId, 'tokens'),
   )) as APIGatewayProxyStructuredResultV2;
   if (result.statusCode !== 200) throw new Error(`token fetch answered ${result.statusCode}: ${result.body}`);
 };

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A new folder under the run's temporary root (BENCH_TMP, removed by bench/run.ts at the end). */
+/** A new folder under the run's temporary root (BENCH_TMP, removed by bench/phases/index.ts at the end). */
 export const benchTempDir = (prefix: string): Promise<string> =>
   mkdtemp(join(process.env.BENCH_TMP ?? tmpdir(), prefix));
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ensureTable, LOCAL_CREDENTIALS } from '../../functions/local/dynamodb';
 import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
 import { DynamoDbStore } from '../../shared/adapters/dynamodb/store';
@@ -158,22 +158,4 @@ export function tokenEvent(key: ConnectionKey = FETCH_KEY): APIGatewayProxyEvent
     },
     isBase64Encoded: false,
   } as APIGatewayProxyEventV2;
-}
-
-/** A Lambda context like the one the tokens function gets (256 MB). */
-export function lambdaContext(requestId: string): Context {
-  return {
-    awsRequestId: requestId,
-    functionName: 'TokenBroker-TokensFunction',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:TokenBroker-TokensFunction',
-    memoryLimitInMB: '256',
-    logGroupName: '/aws/lambda/TokenBroker-TokensFunction',
-    logStreamName: '2026/11/23/[$LATEST]bench',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 25_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }

@@ -1,20 +1,20 @@
 /** Backend management routes: connect sessions, connections, personal tokens. */
 
+import type { RouteTable } from '../http/pipeline';
 import { connectionListResponse, connectionMetadata, connectSessionResponse } from '../http/presenters';
 import { parseInput, parseJsonBody, personalTokenBodySchema, providerRequestSchemas } from '../http/requests';
 import { json, noContent } from '../http/responses';
 import type { Services } from '../services';
-import { httpHandler } from './common';
 
-/** Builds the `admin` group's Lambda handler. */
-export function createAdminHandler(services: Services) {
+/** The `admin` group's routes. */
+export function adminRoutes(services: Services): RouteTable {
   const { connect, connections } = services;
   const {
     connectionPath: connectionPathSchema,
     connectSessionBody: connectSessionBodySchema,
     listQuery: listQuerySchema,
   } = providerRequestSchemas(services.providers);
-  return httpHandler(services, {
+  return {
     'POST /connect-sessions': async ({ body }) => {
       const input = parseInput(connectSessionBodySchema, parseJsonBody(body), 'body');
       const session = await connect.createSession({
@@ -55,5 +55,5 @@ export function createAdminHandler(services: Services) {
       await connections.deletePersonalToken(parseInput(connectionPathSchema, path, 'path'));
       return noContent();
     },
-  });
+  };
 }

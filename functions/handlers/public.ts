@@ -3,13 +3,13 @@ import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import { bindingCookieName } from '../../shared/domain/connect-tokens';
 import { openApiDocument } from '../http/openapi';
 import { pages } from '../http/pages';
+import type { RouteTable } from '../http/pipeline';
 import { json, page, redirect } from '../http/responses';
 import { withParams } from '../http/url';
 import type { Services } from '../services';
-import { httpHandler } from './common';
 
-/** Builds the `public` group's Lambda handler. */
-export function createPublicHandler(services: Services) {
+/** The `public` group's routes. */
+export function publicRoutes(services: Services): RouteTable {
   const secure = services.config.publicUrl.startsWith('https:');
   const cookie = (name: string, value: string, maxAge: number, provider: string) =>
     serializeCookie(name, value, {
@@ -25,7 +25,7 @@ export function createPublicHandler(services: Services) {
       : 'The provider';
 
   let openApi: string | undefined;
-  return httpHandler(services, {
+  return {
     // 503 when the store cannot be reached: nothing a browser or backend asks for would work then.
     'GET /health': async () => {
       try {
@@ -101,5 +101,5 @@ export function createPublicHandler(services: Services) {
           return page(502, pages.failed(displayName(provider)), clear);
       }
     },
-  });
+  };
 }

@@ -1,9 +1,8 @@
-/** The scheduled refresher's handler (EventBridge on AWS, a timer in the local runtime). */
-import middy from '@middy/core';
+/** The scheduled refresher's job (EventBridge on AWS, a timer in the local runtime). */
 import type { SweepReport } from '../../shared/domain/sweep';
 import type { Services } from '../services';
 
-/** Builds the sweep Lambda handler; a failed sweep throws so the schedule's DLQ sees it. */
-export function createSweepHandler(services: Services) {
-  return middy<unknown, SweepReport>().handler(() => services.sweep());
+/** The sweep as a job; a failed sweep throws so the schedule's DLQ sees it. */
+export function sweepJob(services: Services): () => Promise<SweepReport> {
+  return () => services.sweep();
 }

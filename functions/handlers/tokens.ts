@@ -6,12 +6,12 @@ import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { BrokerEvent } from '../http/middleware';
+import type { RouteTable } from '../http/pipeline';
 import { tokenResponse } from '../http/presenters';
 import { parseInput, providerRequestSchemas, tokenQuerySchema } from '../http/requests';
 import { type HttpResult, json } from '../http/responses';
 import { routeKey } from '../routes';
 import type { Services } from '../services';
-import { httpHandler } from './common';
 
 const TOKEN_ROUTE = routeKey({ method: 'GET', path: '/tokens/{provider}/{account}' });
 
@@ -62,8 +62,11 @@ function routeEvent(
   } as unknown as BrokerEvent;
 }
 
-/** A direct invocation's request as the API Gateway event of the route, so both go one way. */
-function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context> {
+/**
+ * A direct invocation's request as the API Gateway event of the route, so both go one way
+ * (functions/http/pipeline.ts puts it first on the tokens function on Lambda).
+ */
+export function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error, Context> {
   return {
     before: (request) => {
       const event = request.event as unknown;
@@ -86,26 +89,19 @@ function directInvocation(): middy.MiddlewareObj<BrokerEvent, HttpResult, Error,
   };
 }
 
-/**
- * Builds the `tokens` group's Lambda handler. `directInvocation` (the Lambda entry sets it) also
- * accepts the direct-invocation request; the local runtime serves HTTP only and leaves it off.
- */
-export function createTokensHandler(services: Services, options: { directInvocation?: boolean } = {}) {
+/** The `tokens` group's route. */
+export function tokenRoutes(services: Services): RouteTable {
   const { connectionPath: connectionPathSchema } = providerRequestSchemas(services.providers);
-  return httpHandler(
-    services,
-    {
-      [TOKEN_ROUTE]: async ({ path, query, caller }) => {
-        const key = parseInput(connectionPathSchema, path, 'path');
-        const options = parseInput(tokenQuerySchema, query, 'query');
-        const token = await services.tokens.getToken(key, {
-          minValidSeconds: options.min_valid_seconds,
-          forceRefresh: options.force_refresh,
-          caller: caller ?? 'unknown',
-        });
-        return json(200, tokenResponse(token));
-      },
+  return {
+    [TOKEN_ROUTE]: async ({ path, query, caller }) => {
+      const key = parseInput(connectionPathSchema, path, 'path');
+      const options = parseInput(tokenQuerySchema, query, 'query');
+      const token = await services.tokens.getToken(key, {
+        minValidSeconds: options.min_valid_seconds,
+        forceRefresh: options.force_refresh,
+        caller: caller ?? 'unknown',
+      });
+      return json(200, tokenResponse(token));
     },
-    options.directInvocation === true ? [directInvocation()] : [],
-  );
+  };
 }

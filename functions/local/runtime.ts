@@ -7,10 +7,9 @@
 import './invocations';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalKeyring } from '../../shared/adapters/crypto/local-keyring';
@@ -27,14 +26,22 @@ import { logEventSink } from '../../shared/domain/telemetry';
 import { PROVIDER_DEFINITIONS, type ProviderDefinitions } from '../../shared/providers';
 import { lightspeedX } from '../../shared/providers/lightspeed-x';
 import { xentral } from '../../shared/providers/xentral';
-import { createAdminHandler } from '../handlers/admin';
-import { createPublicHandler } from '../handlers/public';
-import { createSweepHandler } from '../handlers/sweep';
-import { createTokensHandler } from '../handlers/tokens';
+import { adminRoutes } from '../handlers/admin';
+import { publicRoutes } from '../handlers/public';
+import { sweepJob } from '../handlers/sweep';
+import { tokenRoutes } from '../handlers/tokens';
+import { httpPipeline } from '../http/pipeline';
+import { jobPipeline, type Observability } from '../observability';
 import { createServices, type Services } from '../services';
 import { ensureTable, LOCAL_CREDENTIALS, SALVAGE_ENV, startEmbeddedDynamoDb } from './dynamodb';
 import { invocationScope } from './invocations';
-import { bearerMatches, createLocalServer, type GroupHandler, lambdaContext, localHostNames } from './server';
+import {
+  bearerMatches,
+  lambdaContext,
+  localHostNames,
+  localRequestListener,
+  startingListener,
+} from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
 import { demoSimulatorWriter, loadDemoSimulator } from './simulator/persisted';
 
@@ -155,28 +162,11 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const savedSimulator = demo ? await loadDemoSimulator(simulatorStatePath) : undefined;
 
   // Listen first: with PORT=0 the public URL (and the redirect URI) depends on the port we get.
-  let ready: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
-  let groups: Record<'public' | 'tokens' | 'admin', GroupHandler> = {} as never;
-  let server: Server | undefined;
+  // Until the broker is built, the server answers 503 "starting"; then its listener is swapped.
   const allowedHosts = new Set<string>();
-  const front = createLocalServer({
-    apiKey,
-    allowedHosts,
-    handlers: {
-      public: (event, context) => groups.public(event, context),
-      tokens: (event, context) => groups.tokens(event, context),
-      admin: (event, context) => groups.admin(event, context),
-    },
-    extensions: [
-      async (req, res) => {
-        if (ready !== undefined) return ready(req, res);
-        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
-        res.end(JSON.stringify({ error: 'starting', message: 'the broker is starting' }));
-        return true;
-      },
-    ],
-  });
-  server = front;
+  const starting = startingListener(allowedHosts);
+  const front = createServer(starting);
+  let server: Server | undefined = front;
   const powertools = createPowertoolsLogger();
   // Before listening too: a damaged store stops the start with nothing left open.
   let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>> | undefined;
@@ -267,14 +257,11 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     ...(options.refreshCooldownMs === undefined ? {} : { refreshCooldownMs: options.refreshCooldownMs }),
   });
   const invocation = await invocationScope();
-  const withContext = <T extends { use: (m: ReturnType<typeof injectLambdaContext>) => T }>(h: T) =>
-    h.use(injectLambdaContext(powertools, { resetKeys: true }));
-  groups = {
-    public: invocation(withContext(createPublicHandler(services))),
-    tokens: invocation(withContext(createTokensHandler(services))),
-    admin: invocation(withContext(createAdminHandler(services))),
-  };
-  const sweepHandler = invocation(withContext(createSweepHandler(services)));
+  // Request ids on every log line; no X-Ray daemon or CloudWatch here.
+  const observability: Observability = { logger: powertools, resetKeys: true };
+  const http = (routes: Parameters<typeof httpPipeline>[1]) =>
+    invocation(httpPipeline(services, routes, { observability }));
+  const sweepHandler = invocation(jobPipeline(sweepJob(services), observability));
 
   let running: Promise<SweepReport> | undefined;
   const runSweep = (): Promise<SweepReport> => {
@@ -287,7 +274,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     runSweep().catch((error: unknown) => powertools.error('sweep failed', { error: String(error) }));
   }, config.sweepIntervalSeconds * 1000);
 
-  ready = async (req, res) => {
+  const localRoutes = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/_local/sweep' && req.method === 'POST') {
       if (!bearerMatches(req.headers.authorization, apiKey)) {
@@ -306,6 +293,20 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     if (xentralSimulator !== undefined && (await xentralSimulator.handle(req, res))) return true;
     return false;
   };
+
+  front.off('request', starting).on(
+    'request',
+    localRequestListener({
+      apiKey,
+      allowedHosts,
+      handlers: {
+        public: http(publicRoutes(services)),
+        tokens: http(tokenRoutes(services)),
+        admin: http(adminRoutes(services)),
+      },
+      extensions: [localRoutes],
+    }),
+  );
 
   return {
     url: publicUrl,

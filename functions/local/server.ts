@@ -4,9 +4,9 @@
  * SigV4), turns `node:http` requests into API Gateway v2 events, and writes the results back.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { BrokerEvent } from '../http/middleware';
+import { type BrokerEvent, MAX_BODY_BYTES } from '../http/middleware';
 import { type FunctionGroup, methodsOf, type RouteSpec, routeKey, routes } from '../routes';
 
 export type GroupHandler = (
@@ -19,8 +19,6 @@ export interface LocalServerOptions {
   readonly apiKey: string;
   /** Extra request handlers tried first (the demo simulator, local-only routes); resolve true if handled. */
   readonly extensions?: readonly ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>)[];
-  /** Largest request body read; API Gateway's own limit is far higher, the broker needs little. */
-  readonly maxBodyBytes?: number;
   /**
    * The `Host` values (`name:port`, lower case) the server answers; any other is refused before
    * anything else runs, against DNS rebinding. Filled once the port is known.
@@ -111,17 +109,29 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-class BodyTooLarge extends Error {}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return size === 0 ? undefined : Buffer.concat(chunks).toString('utf8');
+/**
+ * Reads the body, stopping one byte past the broker's limit: what was read then goes on to
+ * `dispatch`, which refuses it like any oversized body on Lambda (one rule, one message).
+ */
+function readBody(req: IncomingMessage): Promise<{ body: string | undefined; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return;
+      // Paused, not destroyed: destroying the request would take the socket the answer needs.
+      req.off('data', onData).off('end', onEnd).pause();
+      // UTF-8 decoding never shortens bytes (a broken sequence becomes a 3-byte U+FFFD), so the
+      // text stays over the limit.
+      const read = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES + 1);
+      resolve({ body: read.toString('utf8'), truncated: true });
+    };
+    const onEnd = () =>
+      resolve({ body: size === 0 ? undefined : Buffer.concat(chunks).toString('utf8'), truncated: false });
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 function toEvent(
@@ -208,23 +218,37 @@ function requestUrl(path: string | undefined, host: string | undefined): URL | u
   }
 }
 
-/** Creates the local HTTP server (not yet listening). */
-export function createLocalServer(options: LocalServerOptions): Server {
-  const maxBody = options.maxBodyBytes ?? 64 * 1024;
+/**
+ * A page on another site that rebinds its name to 127.0.0.1 sends its own name as Host: it must
+ * reach nothing here, the simulator and local routes included. Answers and resolves false if refused.
+ */
+function hostAllowed(req: IncomingMessage, res: ServerResponse, allowedHosts: ReadonlySet<string>): boolean {
+  const host = normalHost(req.headers.host);
+  if (host !== undefined && allowedHosts.has(host)) return true;
+  sendJson(res, 400, {
+    error: 'invalid_request',
+    message:
+      'the Host header is not a name this broker answers to: use the host of BROKER_PUBLIC_URL, ' +
+      'or localhost, 127.0.0.1 or [::1] with the port',
+  });
+  return false;
+}
+
+/** What the server answers while the broker is still being built (it listens first, for its port). */
+export function startingListener(allowedHosts: ReadonlySet<string>): RequestListener {
+  return (req, res) => {
+    if (!hostAllowed(req, res, allowedHosts)) return;
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify({ error: 'starting', message: 'the broker is starting' }));
+  };
+}
+
+/** The broker's request listener: extensions first, then the routes through their function groups. */
+export function localRequestListener(options: LocalServerOptions): RequestListener {
   const caller = apiKeyId(options.apiKey);
-  return createServer(async (req, res) => {
+  return async (req, res) => {
     try {
-      // A page on another site that rebinds its name to 127.0.0.1 sends its own name as Host: it
-      // must reach nothing here, the simulator and local routes included.
-      const host = normalHost(req.headers.host);
-      if (host === undefined || !options.allowedHosts.has(host)) {
-        return sendJson(res, 400, {
-          error: 'invalid_request',
-          message:
-            'the Host header is not a name this broker answers to: use the host of BROKER_PUBLIC_URL, ' +
-            'or localhost, 127.0.0.1 or [::1] with the port',
-        });
-      }
+      if (!hostAllowed(req, res, options.allowedHosts)) return;
       for (const extension of options.extensions ?? []) if (await extension(req, res)) return;
       const url = requestUrl(req.url, req.headers.host);
       if (url === undefined) {
@@ -251,17 +275,9 @@ export function createLocalServer(options: LocalServerOptions): Server {
           },
         );
       }
-      let body: string | undefined;
-      try {
-        body = await readBody(req, maxBody);
-      } catch (error) {
-        if (!(error instanceof BodyTooLarge)) throw error;
-        res.setHeader('connection', 'close');
-        return sendJson(res, 400, {
-          error: 'invalid_request',
-          message: `body: must be at most ${maxBody} bytes`,
-        });
-      }
+      const { body, truncated } = await readBody(req);
+      // The rest of an oversized body is never read: the connection cannot carry another request.
+      if (truncated) res.setHeader('connection', 'close');
       const event = toEvent(req, url, route, params, body, route.access === 'backend' ? caller : undefined);
       const result = await options.handlers[route.group](
         event,
@@ -283,5 +299,5 @@ export function createLocalServer(options: LocalServerOptions): Server {
         sendJson(res, 500, { error: 'internal_error', message: 'the broker failed; try again later' });
       else res.destroy();
     }
-  });
+  };
 }

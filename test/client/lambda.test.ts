@@ -16,7 +16,8 @@ import {
   TokenBrokerClient,
 } from '../../client';
 import { EXIT, run } from '../../client/cli';
-import { createTokensHandler } from '../../functions/handlers/tokens';
+import { directInvocation, tokenRoutes } from '../../functions/handlers/tokens';
+import { httpPipeline } from '../../functions/http/pipeline';
 import { lambdaContext } from '../../functions/local/server';
 import { connect, startTestBroker, TEST_API_KEY, type TestBroker } from '../helpers/broker';
 
@@ -24,7 +25,7 @@ const FUNCTION = 'TokenBroker-TokensFunction-ABC';
 const lambda = mockClient(LambdaClient);
 let t: TestBroker;
 const payloads: unknown[] = [];
-let handler: ReturnType<typeof createTokensHandler>;
+let handler: ReturnType<typeof httpPipeline>;
 
 /** Every Invoke of FUNCTION goes to the real tokens handler (mockClient answers any other call with undefined). */
 function invokeTheHandler() {
@@ -46,7 +47,9 @@ function invokeTheHandler() {
 
 beforeAll(async () => {
   t = await startTestBroker();
-  handler = createTokensHandler(t.broker.services, { directInvocation: true });
+  handler = httpPipeline(t.broker.services, tokenRoutes(t.broker.services), {
+    directInvocation: directInvocation(),
+  });
   invokeTheHandler();
   await connect(t, 'lambda-store');
 });

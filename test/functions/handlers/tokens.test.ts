@@ -4,18 +4,21 @@
  * in-process local broker (demo mode) sharing the same services.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokensHandler, DIRECT_INVOCATION_CALLER } from '../../../functions/handlers/tokens';
+import { DIRECT_INVOCATION_CALLER, directInvocation, tokenRoutes } from '../../../functions/handlers/tokens';
+import { httpPipeline } from '../../../functions/http/pipeline';
 import type { HttpResult } from '../../../functions/http/responses';
 import { lambdaContext } from '../../../functions/local/server';
 import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
 
 let t: TestBroker;
-let handler: ReturnType<typeof createTokensHandler>;
+let handler: ReturnType<typeof httpPipeline>;
 const audit = recorder();
 
 beforeAll(async () => {
   t = await startTestBroker({}, { logger: audit.logger });
-  handler = createTokensHandler(t.broker.services, { directInvocation: true });
+  handler = httpPipeline(t.broker.services, tokenRoutes(t.broker.services), {
+    directInvocation: directInvocation(),
+  });
   await connect(t, 'direct-store');
 });
 afterAll(() => t.close());

@@ -1,7 +1,6 @@
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { httpHandler } from '../../../functions/handlers/common';
 import { InvalidRequestError, UnauthorizedError } from '../../../functions/http/errors';
 import {
   type Authorizer,
@@ -14,6 +13,7 @@ import {
   STRICT_TRANSPORT_SECURITY,
 } from '../../../functions/http/middleware';
 import { pages } from '../../../functions/http/pages';
+import { httpPipeline } from '../../../functions/http/pipeline';
 import { type HttpResult, json, page, redirect } from '../../../functions/http/responses';
 import { routeKey, routes } from '../../../functions/routes';
 import type { Services } from '../../../functions/services';
@@ -102,7 +102,7 @@ const ok: RouteHandler = async () => json(200, { status: 'ok' });
 function handlerFor(handlers: Record<string, RouteHandler>, publicUrl = 'http://localhost:8787') {
   const logger = recordingLogger();
   const services = { logger, config: { publicUrl } } as unknown as Services;
-  const handler = httpHandler(services, handlers);
+  const handler = httpPipeline(services, handlers);
   return {
     logger,
     invoke: (e: BrokerEvent): Promise<HttpResult> => handler(e, {} as Context),
@@ -129,7 +129,7 @@ function capturing() {
 
 const bodyOf = (result: HttpResult): unknown => JSON.parse(String(result.body));
 
-describe('httpHandler errors', () => {
+describe('httpPipeline errors', () => {
   it.each([
     [
       'InvalidRequestError',
@@ -294,7 +294,7 @@ describe('httpHandler errors', () => {
   });
 });
 
-describe('httpHandler routing and authentication', () => {
+describe('httpPipeline routing and authentication', () => {
   it('answers 404 for a route key it does not know, without calling any handler', async () => {
     // Prepare
     const handler = vi.fn(ok);
@@ -426,7 +426,7 @@ describe('httpHandler routing and authentication', () => {
   });
 });
 
-describe('httpHandler bodies', () => {
+describe('httpPipeline bodies', () => {
   it('decodes a base64 body', async () => {
     // Prepare
     const { seen, handler } = capturing();
