@@ -7,15 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../../functions/local/dynamodb';
-import { LightspeedSimulator } from '../../../functions/local/simulator';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
+import { LightspeedSimulator } from '../../functions/local/simulator';
 import {
   type BrokerProcess,
   connectThroughProcess,
   freePort,
   simulatorBrokerEnv,
   spawnBroker,
-} from '../../helpers/process';
+} from '../helpers/process';
 
 const API_KEY = 'multi-process-key-0123456789';
 const CLIENT_ID = 'race-client';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../../functions/local/dynamodb';
-import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
+import { LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
+import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
 
 let t: TestBroker;
 

@@ -14,12 +14,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalBroker, startLocalBroker } from '../../../functions/local/runtime';
-import type { ProviderRequest } from '../../../shared/domain/ports';
-import { PROVIDER_DEFINITIONS } from '../../../shared/providers';
-import { defineProvider } from '../../../shared/providers/definition';
-import { parseTokenBody, tokenEndpointFailure } from '../../../shared/providers/oauth2';
-import { FAST_RETRY, TEST_API_KEY, type TokenBody } from '../../helpers/broker';
+import { type LocalBroker, startLocalBroker } from '../../functions/local/runtime';
+import type { ProviderRequest } from '../../shared/domain/ports';
+import { PROVIDER_DEFINITIONS } from '../../shared/providers';
+import { defineProvider } from '../../shared/providers/definition';
+import { parseTokenBody, tokenEndpointFailure } from '../../shared/providers/oauth2';
+import { FAST_RETRY, TEST_API_KEY, type TokenBody } from '../helpers/broker';
 
 const CLIENT_ID = 'test-oauth-client';
 const CLIENT_SECRET = 'test-oauth-secret-0123456789';

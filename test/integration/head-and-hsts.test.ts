@@ -3,8 +3,8 @@
  * local runtime. (HSTS on https: test/functions/http/middleware.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routes } from '../../../functions/routes';
-import { connect, createSession, startTestBroker, TEST_API_KEY, type TestBroker } from '../../helpers/broker';
+import { routes } from '../../functions/routes';
+import { connect, createSession, startTestBroker, TEST_API_KEY, type TestBroker } from '../helpers/broker';
 
 let t: TestBroker;
 

@@ -1,6 +1,6 @@
 /** The connect flow over HTTP through the local runtime: every row of the contract's callback table. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CONNECT_ATTEMPTS_PER_SESSION } from '../../../shared/domain/connect';
+import { CONNECT_ATTEMPTS_PER_SESSION } from '../../shared/domain/connect';
 import {
   connect,
   createSession,
@@ -9,7 +9,7 @@ import {
   startTestBroker,
   type TestBroker,
   type TokenBody,
-} from '../../helpers/broker';
+} from '../helpers/broker';
 
 const APP = 'https://app.example.com';
 let t: TestBroker;

@@ -4,8 +4,8 @@
  * the count of stores per provider app with the unapproved-app warning; and the audit of reads.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apiKeyId } from '../../../functions/local/server';
-import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
+import { apiKeyId } from '../../functions/local/server';
+import { connect, recorder, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
 
 const DAY = 86_400_000;
 let t: TestBroker;

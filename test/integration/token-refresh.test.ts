@@ -3,7 +3,7 @@
  * rotation, a missing refresh_token, invalid_grant, retries, outages, degraded mode, single flight.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connect, startTestBroker, type TestBroker, type TokenBody } from '../../helpers/broker';
+import { connect, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
 
 let t: TestBroker;
 

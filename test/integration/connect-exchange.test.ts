@@ -6,9 +6,9 @@
  */
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectService } from '../../../shared/domain/connect';
-import { AuthorizationNotStoredError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderRegistry } from '../../../shared/domain/ports';
+import { ConnectService } from '../../shared/domain/connect';
+import { AuthorizationNotStoredError } from '../../shared/domain/errors';
+import type { OAuthAdapter, ProviderRegistry } from '../../shared/domain/ports';
 import {
   connect,
   createSession,
@@ -17,7 +17,7 @@ import {
   recorder,
   startTestBroker,
   type TestBroker,
-} from '../../helpers/broker';
+} from '../helpers/broker';
 
 const APP = 'https://app.example.com';
 let t: TestBroker;
