@@ -3,7 +3,8 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
-import { type OAuthProviderId, TokenBroker, type TokenBrokerProps } from './token-broker';
+import { pascal } from './broker/naming';
+import { TokenBroker, type TokenBrokerProps } from './token-broker';
 
 export interface CustomDomainReference {
   readonly domainName: string;
@@ -39,13 +40,13 @@ export class TokenBrokerStack extends Stack {
       value: broker.api.apiEndpoint,
     });
     for (const [provider, uri] of Object.entries(broker.redirectUris)) {
-      new CfnOutput(this, `${outputId(provider)}RedirectUri`, {
+      new CfnOutput(this, `${pascal(provider)}RedirectUri`, {
         description: `Register exactly this redirect URI for ${provider} in the provider's developer portal`,
         value: uri,
       });
     }
     for (const [provider, secret] of Object.entries(broker.clientSecrets)) {
-      new CfnOutput(this, `${outputId(provider)}ClientSecretArn`, {
+      new CfnOutput(this, `${pascal(provider)}ClientSecretArn`, {
         description: `Put the ${provider} OAuth client secret here (aws secretsmanager put-secret-value)`,
         value: secret.secretArn,
       });
@@ -101,9 +102,3 @@ export class TokenBrokerStack extends Stack {
     return { domainName: reference.domainName, certificate, ...(hostedZone ? { hostedZone } : {}) };
   }
 }
-
-const outputId = (provider: string): string =>
-  (provider as OAuthProviderId)
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
