@@ -226,11 +226,7 @@ export class TokenBroker extends Construct {
           // Required on AWS: wraps the data keys that seal stored tokens, and encrypts personal-token secrets.
           [ENV.kmsKeyArn]: this.tableKey.keyArn,
           [ENV.eventBusName]: this.eventBus.eventBusName,
-          ...clientSecretEnvironment(
-            name,
-            clientSecrets,
-            (provider) => OAUTH_PROVIDERS[provider as OAuthProviderId].clientSecretArnEnv,
-          ),
+          ...clientSecretEnvironment(name, providers, clientSecrets),
         }),
       }),
     );

@@ -14,6 +14,7 @@ import { TABLE } from '../../shared/adapters/dynamodb/schema';
 import { TOKEN_DATA_KEY_CONTEXT } from '../../shared/constants';
 import type { BrokerFunctionName } from './functions';
 import { nagReference } from './naming';
+import type { ConfiguredProvider } from './secrets';
 
 export interface FunctionAccess {
   /**
@@ -115,12 +116,12 @@ export interface AccessTargets {
 /** The client-secret ARN variables a function gets: only those of the functions that may read them. */
 export function clientSecretEnvironment(
   name: BrokerFunctionName,
+  providers: readonly ConfiguredProvider[],
   clientSecrets: Readonly<Record<string, ISecret>>,
-  envOf: (provider: string) => string,
 ): Record<string, string> {
   if (!FUNCTION_ACCESS[name].clientSecrets) return {};
   return Object.fromEntries(
-    Object.entries(clientSecrets).map(([provider, secret]) => [envOf(provider), secret.secretArn]),
+    providers.map(({ id, settings }) => [settings.clientSecretArnEnv, clientSecrets[id]!.secretArn]),
   );
 }
 
