@@ -60,9 +60,10 @@ describe('the TokenBroker construct, split into parts', () => {
     const secretEnv = OAUTH_PROVIDERS['lightspeed-x'].clientSecretArnEnv;
     for (const name of NAMES) {
       const { functionId } = functionIds(synth, name);
-      const variables = (
-        resources[functionId]?.Properties?.Environment as { Variables: Record<string, unknown> }
-      ).Variables;
+      const environment = resources[functionId]!.Properties!.Environment as {
+        Variables: Record<string, unknown>;
+      };
+      const variables = environment.Variables;
       expect(secretEnv in variables, name).toBe(FUNCTION_ACCESS[name].clientSecrets);
     }
   });
