@@ -22,6 +22,7 @@ import { createPowertoolsLogger, portLogger } from '../shared/adapters/logging';
 import { CachedSecretStore } from '../shared/adapters/secrets/cached-store';
 import { SecretsManagerStore } from '../shared/adapters/secrets/secrets-manager-store';
 import { ConfigError, ENV, loadConfig } from '../shared/config';
+import { METRICS, SERVICE_NAME } from '../shared/constants';
 import { EnvelopeCipher } from '../shared/domain/crypto';
 import { type MetricSink, systemClock } from '../shared/domain/ports';
 import { logEventSink } from '../shared/domain/telemetry';
@@ -30,7 +31,7 @@ import type { Observability } from './observability';
 import { createServices, type Services } from './services';
 
 export const logger = createPowertoolsLogger();
-export const metrics = new Metrics({ namespace: 'TokenBroker', serviceName: 'token-broker' });
+export const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.service });
 /**
  * X-Ray through the Powertools Tracer: with the functions' active tracing, a subsegment per
  * invocation (`## index.handler`: ColdStart and Service annotations, the error's name, message and
@@ -50,7 +51,7 @@ export const metrics = new Metrics({ namespace: 'TokenBroker', serviceName: 'tok
  *   the Powertools Tracer is what the product asks for, and it maintains the X-Ray protocol, the SDK
  *   instrumentation and Lambda's invocation context for us.
  */
-export const tracer = new Tracer({ serviceName: 'token-broker' });
+export const tracer = new Tracer({ serviceName: SERVICE_NAME });
 
 /**
  * The domain's counters as EMF metrics, with the one dimension Powertools adds (`service`): the

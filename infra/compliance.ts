@@ -1,7 +1,7 @@
 /**
  * cdk-nag on every synth: the AWS Solutions and Serverless packs run as CDK validation plugins, and
  * any finding that is not acknowledged fails synthesis. Acknowledgements live next to the construct
- * they concern (infra/token-broker.ts), each with its reason.
+ * they concern (infra/broker/), each with its reason.
  */
 import {
   type App,

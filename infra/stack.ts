@@ -3,7 +3,8 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
-import { type OAuthProviderId, TokenBroker, type TokenBrokerProps } from './token-broker';
+import { pascal } from './broker/naming';
+import { TokenBroker, type TokenBrokerProps } from './token-broker';
 
 export interface CustomDomainReference {
   readonly domainName: string;
@@ -29,61 +30,60 @@ export class TokenBrokerStack extends Stack {
       ...(customDomain ? { customDomain: this.customDomain(customDomain) } : {}),
     });
 
+    // What an operator needs after `cdk deploy`: [output id, value, description], in template order.
     const broker = this.broker;
-    new CfnOutput(this, 'ApiUrl', {
-      description: 'The broker base URL (BROKER_PUBLIC_URL): backends call it, connect links point to it',
-      value: broker.publicUrl,
-    });
-    new CfnOutput(this, 'ExecuteApiEndpoint', {
-      description: 'The execute-api endpoint (equals ApiUrl unless a custom domain is set)',
-      value: broker.api.apiEndpoint,
-    });
-    for (const [provider, uri] of Object.entries(broker.redirectUris)) {
-      new CfnOutput(this, `${outputId(provider)}RedirectUri`, {
-        description: `Register exactly this redirect URI for ${provider} in the provider's developer portal`,
-        value: uri,
-      });
-    }
-    for (const [provider, secret] of Object.entries(broker.clientSecrets)) {
-      new CfnOutput(this, `${outputId(provider)}ClientSecretArn`, {
-        description: `Put the ${provider} OAuth client secret here (aws secretsmanager put-secret-value)`,
-        value: secret.secretArn,
-      });
-    }
-    new CfnOutput(this, 'TableName', {
-      description: 'The DynamoDB table (retained on delete)',
-      value: broker.table.tableName,
-    });
-    new CfnOutput(this, 'TableKeyArn', {
-      description:
+    const outputs: [string, string, string][] = [
+      [
+        'ApiUrl',
+        broker.publicUrl,
+        'The broker base URL (BROKER_PUBLIC_URL): backends call it, connect links point to it',
+      ],
+      [
+        'ExecuteApiEndpoint',
+        broker.api.apiEndpoint,
+        'The execute-api endpoint (equals ApiUrl unless a custom domain is set)',
+      ],
+      ...Object.entries(broker.redirectUris).map(([provider, uri]): [string, string, string] => [
+        `${pascal(provider)}RedirectUri`,
+        uri,
+        `Register exactly this redirect URI for ${provider} in the provider's developer portal`,
+      ]),
+      ...Object.entries(broker.clientSecrets).map(([provider, secret]): [string, string, string] => [
+        `${pascal(provider)}ClientSecretArn`,
+        secret.secretArn,
+        `Put the ${provider} OAuth client secret here (aws secretsmanager put-secret-value)`,
+      ]),
+      ['TableName', broker.table.tableName, 'The DynamoDB table (retained on delete)'],
+      [
+        'TableKeyArn',
+        broker.tableKey.keyArn,
         'KMS key of the table, the sealed tokens and the personal-token secrets (retained on delete)',
-      value: broker.tableKey.keyArn,
-    });
-    new CfnOutput(this, 'SecretPrefix', {
-      description: 'Secrets Manager name prefix; personal tokens are <prefix>personal/<provider>/<account>',
-      value: broker.secretPrefix,
-    });
-    new CfnOutput(this, 'BackendInvokePolicyArn', {
-      description: 'Managed policy to attach to the IAM role of every backend that calls the backend routes',
-      value: broker.backendInvokePolicy.managedPolicyArn,
-    });
-    new CfnOutput(this, 'TokensFunctionName', {
-      description:
+      ],
+      [
+        'SecretPrefix',
+        broker.secretPrefix,
+        'Secrets Manager name prefix; personal tokens are <prefix>personal/<provider>/<account>',
+      ],
+      [
+        'BackendInvokePolicyArn',
+        broker.backendInvokePolicy.managedPolicyArn,
+        'Managed policy to attach to the IAM role of every backend that calls the backend routes',
+      ],
+      [
+        'TokensFunctionName',
+        broker.functions.tokens.functionName,
         'The tokens function: backends inside AWS may invoke it directly (lambda:InvokeFunction, grantInvokeTokens)',
-      value: broker.functions.tokens.functionName,
-    });
-    new CfnOutput(this, 'AlarmTopicArn', {
-      description: 'SNS topic of the alarms',
-      value: broker.alarmTopic.topicArn,
-    });
-    new CfnOutput(this, 'EventBusName', {
-      description: 'EventBridge bus of the broker events (source token-broker): add rules to react to them',
-      value: broker.eventBus.eventBusName,
-    });
-    new CfnOutput(this, 'DeadLetterQueueUrl', {
-      description: 'Failed sweep runs land here',
-      value: broker.deadLetterQueue.queueUrl,
-    });
+      ],
+      ['AlarmTopicArn', broker.alarmTopic.topicArn, 'SNS topic of the alarms'],
+      [
+        'EventBusName',
+        broker.eventBus.eventBusName,
+        'EventBridge bus of the broker events (source token-broker): add rules to react to them',
+      ],
+      ['DeadLetterQueueUrl', broker.deadLetterQueue.queueUrl, 'Failed sweep runs land here'],
+    ];
+    for (const [outputId, value, description] of outputs)
+      new CfnOutput(this, outputId, { description, value });
   }
 
   private customDomain(reference: CustomDomainReference): NonNullable<TokenBrokerProps['customDomain']> {
@@ -101,9 +101,3 @@ export class TokenBrokerStack extends Stack {
     return { domainName: reference.domainName, certificate, ...(hostedZone ? { hostedZone } : {}) };
   }
 }
-
-const outputId = (provider: string): string =>
-  (provider as OAuthProviderId)
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');

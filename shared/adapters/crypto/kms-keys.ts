@@ -5,9 +5,8 @@
  */
 
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { TOKEN_DATA_KEY_CONTEXT as CONTEXT } from '../../constants';
 import type { KeyProvider } from '../../domain/ports';
-
-const CONTEXT = { service: 'token-broker', purpose: 'token-data-key' };
 
 /** A KeyProvider over KMS (client injected). */
 export class KmsKeyProvider implements KeyProvider {

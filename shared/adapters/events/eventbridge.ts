@@ -1,10 +1,10 @@
 /** Domain events to an EventBridge bus: source `token-broker`, detail-type the event type. */
 
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { EVENT_SOURCE } from '../../constants';
 import type { EventSink } from '../../domain/ports';
 
-/** The event source every broker event carries, for EventBridge rules. */
-export const EVENT_SOURCE = 'token-broker';
+export { EVENT_SOURCE } from '../../constants';
 
 /** An EventSink over EventBridge (client injected). */
 export function eventBridgeSink(client: EventBridgeClient, busName: string): EventSink {
