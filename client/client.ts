@@ -5,15 +5,9 @@
  * the management routes (the CLI's one place for HTTP).
  */
 
-import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import {
-  BrokerRequestError,
-  errorFromResponse,
-  NotFoundError,
-  ReauthorizationRequiredError,
-  TokenExpiredError,
-} from './errors';
+import { BrokerRequestError, NotFoundError, ReauthorizationRequiredError, TokenExpiredError } from './errors';
 import { type SigV4Options, SigV4Signer } from './sigv4';
+import { HttpTransport, LambdaTransport, type LambdaTransportOptions, type Request } from './transport';
 import type {
   ConnectionMetadata,
   ConnectionPage,
@@ -28,20 +22,6 @@ import type {
 
 export type TokenBrokerAuth = { readonly apiKey: string } | { readonly sigv4: SigV4Options };
 
-/**
- * Token fetches by invoking the broker's tokens function (`lambda:InvokeFunction`), without API
- * Gateway: for backends inside AWS. Only `getToken` travels this way; the management methods need
- * `url` and `auth`.
- */
-export interface LambdaTransportOptions {
-  /** Name or ARN of the tokens function (the stack output `TokensFunctionName`). */
-  readonly functionName: string;
-  /** @default the client's own region resolution (AWS_REGION) */
-  readonly region?: string;
-  /** A client of your own (credentials, retries); @default a LambdaClient with the standard credential chain */
-  readonly client?: LambdaClient;
-}
-
 export interface TokenBrokerClientOptions {
   /** The broker's base URL, e.g. `http://localhost:8787` or `https://{id}.execute-api.{region}.amazonaws.com`. */
   readonly url?: string;
@@ -55,7 +35,7 @@ export interface TokenBrokerClientOptions {
   readonly noExpiryCacheSeconds?: number;
   /** How long a `stale: true` answer is cached (default 30 s), so recovery is noticed soon. */
   readonly staleCacheSeconds?: number;
-  /** Per request (default 30 s: the broker may spend up to ~12 s on provider retries). */
+  /** Per request (default 30 s: a refresh may wait up to ~27 s for a slow provider). */
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
   /** Clock in epoch milliseconds, for tests. */
@@ -75,13 +55,6 @@ interface Flight {
   readonly forced: boolean;
 }
 
-interface Request {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  readonly path: string;
-  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
-  readonly body?: unknown;
-}
-
 const DEFAULTS = { marginSeconds: 60, noExpiryCacheSeconds: 300, staleCacheSeconds: 30, timeoutMs: 30_000 };
 /** Above this many entries, expired ones are dropped on the next insert. */
 const CACHE_PRUNE_THRESHOLD = 1_000;
@@ -89,14 +62,11 @@ const CACHE_PRUNE_THRESHOLD = 1_000;
 export class TokenBrokerClient {
   /** The broker's base URL; undefined for a client that only invokes the tokens function. */
   readonly url: string | undefined;
-  private readonly auth: { readonly apiKey: string } | { readonly signer: SigV4Signer } | undefined;
-  private readonly lambda: LambdaTransportOptions | undefined;
-  private lambdaClient: Promise<LambdaClient> | undefined;
+  private readonly http: HttpTransport | undefined;
+  private readonly lambda: LambdaTransport | undefined;
   private readonly marginMs: number;
   private readonly noExpiryCacheMs: number;
   private readonly staleCacheMs: number;
-  private readonly timeoutMs: number;
-  private readonly fetch: typeof fetch;
   private readonly now: () => number;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly flights = new Map<string, Flight>();
@@ -104,29 +74,33 @@ export class TokenBrokerClient {
   private readonly generations = new Map<string, number>();
 
   constructor(options: TokenBrokerClientOptions) {
+    this.now = options.now ?? Date.now;
+    const context = { timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs, now: this.now };
     if (options.lambda !== undefined && options.lambda.functionName.trim() === '') {
       throw new TypeError('lambda.functionName must not be empty');
     }
-    this.lambda = options.lambda;
+    this.lambda = options.lambda === undefined ? undefined : new LambdaTransport(options.lambda, context);
     if (options.url === undefined || options.auth === undefined) {
       if (options.lambda === undefined) throw new TypeError('pass url and auth, or lambda');
       if (options.url !== undefined || options.auth !== undefined) {
         throw new TypeError('url and auth go together: pass both or neither');
       }
       this.url = undefined;
-      this.auth = undefined;
+      this.http = undefined;
     } else {
       const url = new URL(options.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new TypeError(`url must be http(s), got ${url.protocol}`);
       }
       this.url = url.href.replace(/\/+$/, '');
+      let auth: { readonly apiKey: string } | { readonly signer: SigV4Signer };
       if ('apiKey' in options.auth) {
         if (options.auth.apiKey.trim() === '') throw new TypeError('auth.apiKey must not be empty');
-        this.auth = { apiKey: options.auth.apiKey.trim() };
+        auth = { apiKey: options.auth.apiKey.trim() };
       } else {
-        this.auth = { signer: new SigV4Signer(options.auth.sigv4) };
+        auth = { signer: new SigV4Signer(options.auth.sigv4) };
       }
+      this.http = new HttpTransport(this.url, auth, options.fetch ?? globalThis.fetch, context);
     }
     this.marginMs = seconds('marginSeconds', options.marginSeconds ?? DEFAULTS.marginSeconds);
     this.noExpiryCacheMs = seconds(
@@ -134,9 +108,6 @@ export class TokenBrokerClient {
       options.noExpiryCacheSeconds ?? DEFAULTS.noExpiryCacheSeconds,
     );
     this.staleCacheMs = seconds('staleCacheSeconds', options.staleCacheSeconds ?? DEFAULTS.staleCacheSeconds);
-    this.timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
-    this.fetch = options.fetch ?? globalThis.fetch;
-    this.now = options.now ?? Date.now;
   }
 
   /**
@@ -306,7 +277,7 @@ export class TokenBrokerClient {
               force_refresh: options.forceRefresh === true ? true : undefined,
             },
           })
-        : await this.invoke(this.lambda, {
+        : await this.lambda.invoke({
             provider,
             account,
             ...(options.minValidSeconds === undefined ? {} : { min_valid_seconds: options.minValidSeconds }),
@@ -316,6 +287,16 @@ export class TokenBrokerClient {
       throw new BrokerRequestError('invalid_response', 200, 'the broker answered without a token');
     }
     return Object.freeze({ ...token });
+  }
+
+  /** One request over HTTP (the management routes, and tokens without `lambda`). */
+  private async request<T>(request: Request): Promise<T> {
+    if (this.http === undefined) {
+      throw new TypeError(
+        'this client only invokes the tokens function (lambda): pass url and auth for the management methods',
+      );
+    }
+    return this.http.request<T>(request);
   }
 
   private store(key: string, token: TokenResponse): void {
@@ -344,161 +325,12 @@ export class TokenBrokerClient {
   private validFor(token: TokenResponse, requiredMs: number): boolean {
     return token.expires_at === null || Date.parse(token.expires_at) - this.now() >= requiredMs;
   }
-
-  /**
-   * One direct invocation of the tokens function: the route's request as the event, its answer
-   * (`statusCode`, `headers`, `body`) read exactly as an HTTP answer.
-   */
-  private async invoke(lambda: LambdaTransportOptions, event: Record<string, unknown>): Promise<unknown> {
-    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
-    this.lambdaClient ??= (async () => {
-      if (lambda.client !== undefined) return lambda.client;
-      const { LambdaClient } = await import('@aws-sdk/client-lambda');
-      return new LambdaClient(lambda.region === undefined ? {} : { region: lambda.region });
-    })();
-    const client = await this.lambdaClient;
-    let output: InvokeCommandOutput;
-    try {
-      output = await client.send(
-        new InvokeCommand({ FunctionName: lambda.functionName, Payload: JSON.stringify(event) }),
-        { abortSignal: AbortSignal.timeout(this.timeoutMs) },
-      );
-    } catch (error) {
-      const name = error instanceof Error ? error.name : '';
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
-      if (status === 0) {
-        const timedOut = name === 'TimeoutError' || name === 'AbortError';
-        throw new BrokerRequestError(
-          name === 'CredentialsProviderError' ? 'credentials_unavailable' : 'network_error',
-          0,
-          timedOut
-            ? `no answer from ${lambda.functionName} within ${this.timeoutMs} ms`
-            : `cannot invoke ${lambda.functionName}: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
-      }
-      // Lambda's own refusals (AccessDenied, ResourceNotFound, throttling) carry no token.
-      throw new BrokerRequestError(
-        status === 403 ? 'forbidden' : status === 404 ? 'not_found' : `lambda_${name || status}`,
-        status,
-        `invoking ${lambda.functionName} failed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
-    }
-    const text = output.Payload === undefined ? '' : new TextDecoder().decode(output.Payload);
-    if (output.FunctionError !== undefined) {
-      // An unhandled error or a timeout of the function; its payload is Lambda's error object.
-      throw new BrokerRequestError(
-        'internal_error',
-        500,
-        `the tokens function failed (${output.FunctionError})`,
-      );
-    }
-    const answer = parseJson(text) as { statusCode?: unknown; headers?: unknown; body?: unknown } | undefined;
-    if (typeof answer?.statusCode !== 'number' || typeof answer.body !== 'string') {
-      throw new BrokerRequestError('invalid_response', 0, 'the tokens function answered without a response');
-    }
-    const headers = (
-      typeof answer.headers === 'object' && answer.headers !== null ? answer.headers : {}
-    ) as Record<string, unknown>;
-    const retryAfter = typeof headers['retry-after'] === 'string' ? headers['retry-after'] : null;
-    return this.answer(answer.statusCode, answer.body, retryAfter);
-  }
-
-  /** One broker request: auth, JSON, the contract's errors as typed errors. */
-  private async request<T>(request: Request): Promise<T> {
-    if (this.url === undefined || this.auth === undefined) {
-      throw new TypeError(
-        'this client only invokes the tokens function (lambda): pass url and auth for the management methods',
-      );
-    }
-    const url = new URL(`${this.url}${request.path}`);
-    const query = Object.entries(request.query ?? {}).filter(
-      (entry): entry is [string, string | number | boolean] => entry[1] !== undefined,
-    );
-    // Encoded by hand (RFC 3986) so the URL sent is the one SigV4 canonicalizes.
-    if (query.length > 0) url.search = query.map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`).join('&');
-    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-    let headers: Record<string, string> = {
-      accept: 'application/json',
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    };
-    if ('apiKey' in this.auth) {
-      headers.authorization = `Bearer ${this.auth.apiKey}`;
-    } else {
-      let signed: Record<string, string>;
-      try {
-        signed = await this.auth.signer.sign({
-          method: request.method,
-          url,
-          headers,
-          ...(body === undefined ? {} : { body }),
-        });
-      } catch (error) {
-        throw new BrokerRequestError(
-          'credentials_unavailable',
-          0,
-          `cannot sign the request: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
-      }
-      // fetch derives Host from the URL; the signed value is the same.
-      const { host: _host, ...rest } = signed;
-      headers = rest;
-    }
-    let response: Response;
-    try {
-      response = await this.fetch(url, {
-        method: request.method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      const timedOut = error instanceof Error && error.name === 'TimeoutError';
-      throw new BrokerRequestError(
-        'network_error',
-        0,
-        timedOut
-          ? `no answer from ${url.origin} within ${this.timeoutMs} ms`
-          : `cannot reach the broker at ${url.origin}`,
-        { cause: error },
-      );
-    }
-    return this.answer<T>(response.status, await response.text(), response.headers.get('retry-after'));
-  }
-
-  /** An answer of the broker (HTTP or direct invocation): its JSON, or the contract's typed error. */
-  private answer<T>(status: number, text: string, retryAfter: string | null): T {
-    const parsed = parseJson(text);
-    if (status >= 200 && status < 300) {
-      if (status === 204) return undefined as T;
-      if (parsed === undefined) {
-        throw new BrokerRequestError('invalid_response', status, 'the broker answered without JSON');
-      }
-      return parsed as T;
-    }
-    throw errorFromResponse(status, parsed, retryAfter, this.now());
-  }
-}
-
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 const cacheKey = (provider: string, account: string) => `${provider}/${account}`;
 
 const connectionPath = (route: string, provider: string, account: string) =>
   `/${route}/${encodeURIComponent(provider)}/${encodeURIComponent(account)}`;
-
-const rfc3986 = (value: string) =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 function seconds(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a number of seconds >= 0`);
