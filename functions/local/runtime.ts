@@ -23,7 +23,7 @@ import { type EventSink, type Logger, systemClock } from '../../shared/domain/po
 import type { RetryPolicy } from '../../shared/domain/retry';
 import type { SweepReport } from '../../shared/domain/sweep';
 import { logEventSink } from '../../shared/domain/telemetry';
-import { PROVIDER_DEFINITIONS, type ProviderDefinitions } from '../../shared/providers';
+import { type OAuthAppConfig, PROVIDER_DEFINITIONS, type ProviderDefinitions } from '../../shared/providers';
 import { lightspeedX } from '../../shared/providers/lightspeed-x';
 import { xentral } from '../../shared/providers/xentral';
 import { adminRoutes } from '../handlers/admin';
@@ -141,6 +141,42 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/** What the running process adds to the configuration: its port, public URL and demo providers. */
+interface LocalCompletion {
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly providers: Record<
+    string,
+    { readonly settings: Record<string, string>; readonly app?: Partial<OAuthAppConfig> }
+  >;
+}
+
+/**
+ * The configuration read once at start (loadConfig), completed with what only the running process
+ * knows: the port it got (PORT=0), the public URL that follows, and in demo mode the simulators'
+ * URLs and app. It reads nothing from the environment.
+ */
+function completeConfig(initial: BrokerConfig, completion: LocalCompletion): BrokerConfig {
+  const providers = { ...initial.providers };
+  for (const [id, patch] of Object.entries(completion.providers)) {
+    const current = providers[id];
+    if (current === undefined) continue;
+    providers[id] = Object.freeze({
+      settings: Object.freeze({ ...current.settings, ...patch.settings }),
+      app:
+        current.app === undefined || patch.app === undefined
+          ? current.app
+          : Object.freeze({ ...current.app, ...patch.app }),
+    });
+  }
+  return Object.freeze({
+    ...initial,
+    port: completion.port,
+    publicUrl: completion.publicUrl,
+    providers: Object.freeze(providers),
+  });
+}
+
 /** Starts the whole broker on this machine. */
 export async function startLocalBroker(options: LocalBrokerOptions = {}): Promise<LocalBroker> {
   const env = options.env ?? process.env;
@@ -154,7 +190,6 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
-  const lightspeedEnv = lightspeedX.oauth.env;
   // Demo mode stands in for the one provider a first run needs: Lightspeed, without an app of its own.
   const demo = initial.providers[lightspeedX.id]?.app?.clientId === undefined;
   const simulatorStatePath = join(dataDir, 'simulator.json');
@@ -188,7 +223,8 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
 
   let simulator: LightspeedSimulator | undefined;
   let xentralSimulator: XentralSimulator | undefined;
-  const overrides: Record<string, string> = { [ENV.publicUrl]: publicUrl, [ENV.port]: String(port) };
+  // What only the running process knows, filled into the configuration read at start.
+  const completion: LocalCompletion = { port, publicUrl, providers: {} };
   let simulatorWriter: ReturnType<typeof demoSimulatorWriter> | undefined;
   if (savedSimulator !== undefined) {
     const { clientSecret } = savedSimulator;
@@ -208,13 +244,15 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     simulator = lightspeed;
     xentralSimulator = new XentralSimulator();
     const urls = simulator.urls(publicUrl);
-    overrides[lightspeedEnv.clientId] = DEMO_CLIENT_ID;
-    overrides[lightspeedEnv.clientSecret] = clientSecret;
-    overrides[lightspeedX.settings.authorizeUrl.env] = urls.authorizeUrl;
-    overrides[lightspeedX.settings.tokenUrl.env] = urls.tokenUrl;
-    overrides[lightspeedX.settings.apiBaseUrl.env] = urls.apiBaseUrl;
-    const xentralBaseUrl = xentral.settings.apiBaseUrl.env;
-    if (!env[xentralBaseUrl]) overrides[xentralBaseUrl] = xentralSimulator.urls(publicUrl).apiBaseUrl;
+    completion.providers[lightspeedX.id] = {
+      settings: { authorizeUrl: urls.authorizeUrl, tokenUrl: urls.tokenUrl, apiBaseUrl: urls.apiBaseUrl },
+      app: { clientId: DEMO_CLIENT_ID, clientSecret },
+    };
+    if (!env[xentral.settings.apiBaseUrl.env]) {
+      completion.providers[xentral.id] = {
+        settings: { apiBaseUrl: xentralSimulator.urls(publicUrl).apiBaseUrl },
+      };
+    }
   }
   for (const definition of definitions) {
     const app = initial.providers[definition.id]?.app;
@@ -224,7 +262,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     const names = definition.oauth.env;
     throw new ConfigError(`${names.clientSecret} is required when ${names.clientId} is set`);
   }
-  const config = loadConfig({ ...env, ...overrides }, definitions);
+  const config = completeConfig(initial, completion);
 
   const dynamodbEndpoint = config.dynamodbEndpoint ?? embedded!.endpoint;
   const dynamodb = new DynamoDBClient({
