@@ -26,7 +26,7 @@ function banner(broker: LocalBroker, connectUrl: string | undefined): string {
     `API key: ${apiKey}  (${keyNote})`,
     `Storage: ${broker.embeddedDynamoDb ? `embedded DynamoDB in ${config.dataDir}/dynamodb` : `DynamoDB at ${broker.dynamodbEndpoint}`}, secrets in ${config.dataDir}/secrets.json`,
     '',
-    '1. Connect a store: open this link in a browser (single use, valid 10 minutes)',
+    '1. Connect a store: open this link in a browser (connects one store, valid 10 minutes)',
     `   ${connectUrl ?? '(could not create a connect link; see the log above)'}`,
     '   A new link:',
     `   curl -s -X POST ${url}/connect-sessions ${auth} -H "content-type: application/json" -d '{"provider":"lightspeed-x"}'`,
