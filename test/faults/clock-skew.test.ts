@@ -4,76 +4,44 @@
  * comparing one host's clock with the other's: the simulator, on the real clock, counts refreshes
  * of one connection that overlap, and refresh tokens presented after they were rotated away.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
-import { LightspeedSimulator } from '../../functions/local/simulator';
+import type { LightspeedSimulator } from '../../functions/local/simulator';
 import {
+  type BrokerPair,
   type BrokerProcess,
   connectThroughProcess,
-  freePort,
-  simulatorBrokerEnv,
-  spawnBroker,
+  startBrokerPair,
 } from '../helpers/process';
 
 const API_KEY = 'clock-skew-key-0123456789abc';
-const CLIENT_ID = 'skew-client';
-const CLIENT_SECRET = 'skew-client-secret-0a1b2c3d4e';
 const ACCOUNTS = ['skew-a', 'skew-b', 'skew-c'];
 const SKEW_MS = 60_000;
 const auth = { authorization: `Bearer ${API_KEY}` };
 
-let dynamodb: EmbeddedDynamoDb;
+let pair: BrokerPair;
 let simulator: LightspeedSimulator;
-let brokers: BrokerProcess[] = [];
-let dataDir: string;
+let brokers: readonly BrokerProcess[];
 
 beforeAll(async () => {
-  dynamodb = await startEmbeddedDynamoDb(undefined);
-  const ports = [await freePort(), await freePort()];
-  simulator = new LightspeedSimulator({
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/lightspeed-x/callback`),
+  pair = await startBrokerPair({
+    apiKey: API_KEY,
+    clientId: 'skew-client',
+    clientSecret: 'skew-client-secret-0a1b2c3d4e',
     // Slow answers keep each refresh open long enough for the other process to try one.
-    tokenLatencyMs: 150,
+    simulator: { tokenLatencyMs: 150 },
+    env: {
+      SWEEP_INTERVAL_SECONDS: '3600',
+      // Every forced call wants its own refresh: the most pressure on the lease.
+      REFRESH_COOLDOWN_SECONDS: '0',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    },
+    clockSkewMs: [undefined, SKEW_MS],
   });
-  const urls = simulator.urls(await simulator.listen());
-  dataDir = await mkdtemp(join(tmpdir(), 'broker-skew-'));
-  brokers = await Promise.all(
-    ports.map((port, index) =>
-      spawnBroker(
-        {
-          ...simulatorBrokerEnv({
-            port,
-            apiKey: API_KEY,
-            dataDir,
-            dynamodbEndpoint: dynamodb.endpoint,
-            clientId: CLIENT_ID,
-            clientSecret: CLIENT_SECRET,
-            urls,
-          }),
-          SWEEP_INTERVAL_SECONDS: '3600',
-          // Every forced call wants its own refresh: the most pressure on the lease.
-          REFRESH_COOLDOWN_SECONDS: '0',
-          POWERTOOLS_LOG_LEVEL: 'WARN',
-        },
-        30_000,
-        index === 1 ? { clockSkewMs: SKEW_MS } : {},
-      ),
-    ),
-  );
+  ({ simulator, brokers } = pair);
   for (const account of ACCOUNTS) await connectThroughProcess(brokers[0]!, simulator, API_KEY, account);
 }, 90_000);
 
-afterAll(async () => {
-  await Promise.all(brokers.map((broker) => broker.stop()));
-  await simulator?.close();
-  await dynamodb?.close();
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => pair?.stop());
 
 describe('two processes whose clocks differ by 60 s', () => {
   it('never refresh one connection at the same time, and never present a rotated-away refresh token', async () => {

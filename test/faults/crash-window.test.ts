@@ -7,18 +7,14 @@
  * data directory (its keyring seals the tokens) and a standalone simulator; process A is SIGKILLed
  * mid-refresh and process B finds the wreck.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
-import { LightspeedSimulator } from '../../functions/local/simulator';
+import type { EmbeddedDynamoDb } from '../../functions/local/dynamodb';
+import type { LightspeedSimulator } from '../../functions/local/simulator';
 import {
+  type BrokerPair,
   type BrokerProcess,
   connectThroughProcess,
-  freePort,
-  simulatorBrokerEnv,
-  spawnBroker,
+  startBrokerPair,
 } from '../helpers/process';
 import { expectCleanError, expireLease, readLease, waitFor } from './helpers';
 
@@ -31,9 +27,9 @@ const REFUSED_LOG = 'connection needs reauthorization: the provider refused the 
 
 const auth = { authorization: `Bearer ${API_KEY}` };
 
+let pair: BrokerPair;
 let dynamodb: EmbeddedDynamoDb;
 let simulator: LightspeedSimulator;
-let dataDir: string;
 let a: BrokerProcess;
 let b: BrokerProcess;
 
@@ -49,42 +45,23 @@ async function metadata(broker: BrokerProcess, account: string) {
 }
 
 beforeAll(async () => {
-  dynamodb = await startEmbeddedDynamoDb(undefined);
-  const ports = [await freePort(), await freePort()];
-  simulator = new LightspeedSimulator({
+  pair = await startBrokerPair({
+    apiKey: API_KEY,
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
-    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/lightspeed-x/callback`),
+    env: {
+      SWEEP_INTERVAL_SECONDS: '3600',
+      // Each test refreshes right after the last refresh and means it.
+      REFRESH_COOLDOWN_SECONDS: '0',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    },
   });
-  const urls = simulator.urls(await simulator.listen());
-  dataDir = await mkdtemp(join(tmpdir(), 'broker-crash-'));
-  [a, b] = (await Promise.all(
-    ports.map((port) =>
-      spawnBroker({
-        ...simulatorBrokerEnv({
-          port,
-          apiKey: API_KEY,
-          dataDir,
-          dynamodbEndpoint: dynamodb.endpoint,
-          clientId: CLIENT_ID,
-          clientSecret: CLIENT_SECRET,
-          urls,
-        }),
-        SWEEP_INTERVAL_SECONDS: '3600',
-        // Each test refreshes right after the last refresh and means it.
-        REFRESH_COOLDOWN_SECONDS: '0',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      }),
-    ),
-  )) as [BrokerProcess, BrokerProcess];
+  ({ dynamodb, simulator } = pair);
+  [a, b] = pair.brokers;
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([a?.stop('SIGKILL'), b?.stop()]);
-  await simulator?.close();
-  await dynamodb?.close();
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
-});
+// A is killed by the first test; stopping it again is harmless.
+afterAll(() => pair?.stop('SIGKILL'));
 
 describe('a process killed between the provider answer and the token write', () => {
   it('leaves a lease that, once expired, makes the next refresh mark the connection refresh_interrupted', async () => {

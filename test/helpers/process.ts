@@ -1,7 +1,11 @@
 /** Runs the local runtime as a separate process (`npm start`'s entry), capturing everything it prints. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import type { LightspeedSimulator } from '../../functions/local/simulator';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
+import { LightspeedSimulator, type SimulatorOptions } from '../../functions/local/simulator';
 
 export interface BrokerProcess {
   readonly url: string;
@@ -129,4 +133,72 @@ export async function connectThroughProcess(
   await done.text();
   if (done.status !== 200) throw new Error(`connecting ${account} answered ${done.status}`);
   return new URL(callback).searchParams.get('code') ?? '';
+}
+
+/** Two broker processes on one DynamoDB endpoint, one data folder and one standalone simulator. */
+export interface BrokerPair {
+  readonly dynamodb: EmbeddedDynamoDb;
+  readonly simulator: LightspeedSimulator;
+  readonly brokers: readonly [BrokerProcess, BrokerProcess];
+  readonly dataDir: string;
+  /** Stops both (the first with `firstSignal`), the simulator and DynamoDB, and removes the folder. */
+  stop(firstSignal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts two `npm start` processes sharing a table, as two Lambda instances share one: the same
+ * data folder (its keyring seals the tokens both read), a standalone simulator that knows both
+ * redirect URIs. `env` is added to both; `clockSkewMs[i]` shifts process i's wall clock.
+ */
+export async function startBrokerPair(options: {
+  readonly apiKey: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly env: Record<string, string>;
+  readonly simulator?: Partial<SimulatorOptions>;
+  readonly clockSkewMs?: readonly [number | undefined, number | undefined];
+}): Promise<BrokerPair> {
+  const dynamodb = await startEmbeddedDynamoDb(undefined);
+  const ports = [await freePort(), await freePort()];
+  const simulator = new LightspeedSimulator({
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/lightspeed-x/callback`),
+    ...options.simulator,
+  });
+  const urls = simulator.urls(await simulator.listen());
+  const dataDir = await mkdtemp(join(tmpdir(), 'broker-pair-'));
+  const brokers = (await Promise.all(
+    ports.map((port, index) => {
+      const skew = options.clockSkewMs?.[index];
+      return spawnBroker(
+        {
+          ...simulatorBrokerEnv({
+            port,
+            apiKey: options.apiKey,
+            dataDir,
+            dynamodbEndpoint: dynamodb.endpoint,
+            clientId: options.clientId,
+            clientSecret: options.clientSecret,
+            urls,
+          }),
+          ...options.env,
+        },
+        30_000,
+        skew === undefined ? {} : { clockSkewMs: skew },
+      );
+    }),
+  )) as unknown as [BrokerProcess, BrokerProcess];
+  return {
+    dynamodb,
+    simulator,
+    brokers,
+    dataDir,
+    stop: async (firstSignal) => {
+      await Promise.all([brokers[0].stop(firstSignal), brokers[1].stop()]);
+      await simulator.close();
+      await dynamodb.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -3,18 +3,13 @@
  * sweep in both must never refresh one connection twice at once (asserted at the simulator), and
  * nothing either process logs may contain a token, a code, the client secret or an API key.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
-import { LightspeedSimulator } from '../../functions/local/simulator';
+import type { LightspeedSimulator } from '../../functions/local/simulator';
 import {
+  type BrokerPair,
   type BrokerProcess,
   connectThroughProcess,
-  freePort,
-  simulatorBrokerEnv,
-  spawnBroker,
+  startBrokerPair,
 } from '../helpers/process';
 
 const API_KEY = 'multi-process-key-0123456789';
@@ -22,10 +17,9 @@ const CLIENT_ID = 'race-client';
 const CLIENT_SECRET = 'race-client-secret-9f8e7d6c5b4a';
 const ACCOUNTS = ['race-a', 'race-b', 'race-c'];
 
-let dynamodb: EmbeddedDynamoDb;
+let pair: BrokerPair;
 let simulator: LightspeedSimulator;
-let brokers: BrokerProcess[] = [];
-const dataDirs: string[] = [];
+let brokers: readonly BrokerProcess[] = [];
 /** Every secret value the test saw; none may appear in any log line. */
 const secrets = new Set<string>([API_KEY, CLIENT_SECRET]);
 
@@ -36,50 +30,25 @@ async function connectThrough(broker: BrokerProcess, account: string) {
 }
 
 beforeAll(async () => {
-  dynamodb = await startEmbeddedDynamoDb(undefined);
-  const ports = [await freePort(), await freePort()];
-  simulator = new LightspeedSimulator({
+  pair = await startBrokerPair({
+    apiKey: API_KEY,
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
-    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/lightspeed-x/callback`),
     // Shorter than the default min_valid_seconds and the sweep margin: every fetch and sweep wants a refresh.
-    accessTokenTtlSeconds: 60,
-    tokenLatencyMs: 40,
+    simulator: { accessTokenTtlSeconds: 60, tokenLatencyMs: 40 },
+    env: {
+      SWEEP_INTERVAL_SECONDS: '1',
+      REFRESH_MARGIN_SECONDS: '900',
+      // The most refresh pressure: no cooldown, every wanting caller may refresh.
+      REFRESH_COOLDOWN_SECONDS: '0',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    },
   });
-  const origin = await simulator.listen();
-  const urls = simulator.urls(origin);
-  // Processes sharing a table share BROKER_DATA_DIR too: its keyring seals the tokens they both read.
-  const dataDir = await mkdtemp(join(tmpdir(), 'broker-proc-'));
-  dataDirs.push(dataDir);
-  brokers = await Promise.all(
-    ports.map(async (port) => {
-      return spawnBroker({
-        ...simulatorBrokerEnv({
-          port,
-          apiKey: API_KEY,
-          dataDir,
-          dynamodbEndpoint: dynamodb.endpoint,
-          clientId: CLIENT_ID,
-          clientSecret: CLIENT_SECRET,
-          urls,
-        }),
-        SWEEP_INTERVAL_SECONDS: '1',
-        REFRESH_MARGIN_SECONDS: '900',
-        // The most refresh pressure: no cooldown, every wanting caller may refresh.
-        REFRESH_COOLDOWN_SECONDS: '0',
-        POWERTOOLS_LOG_LEVEL: 'DEBUG',
-      });
-    }),
-  );
+  ({ simulator, brokers } = pair);
   for (const account of ACCOUNTS) await connectThrough(brokers[0]!, account);
 }, 90_000);
 
-afterAll(async () => {
-  await Promise.all(brokers.map((broker) => broker.stop()));
-  await simulator?.close();
-  await dynamodb?.close();
-  await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
+afterAll(() => pair?.stop());
 
 describe('two local-runtime processes on one DynamoDB endpoint', () => {
   it('never run two refreshes of one connection at once, while both fetch and sweep', async () => {
