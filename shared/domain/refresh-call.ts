@@ -57,6 +57,12 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
 const WRITE_ATTEMPTS = 4;
 const WRITE_RETRY_MS = 200;
 
+/** The connection's key, and the attributes every log line of this refresh carries. */
+function describe(leased: LeasedConnection) {
+  const key: ConnectionKey = { provider: leased.provider, account: leased.account };
+  return { key, log: { provider: key.provider, account: key.account, version: leased.version } };
+}
+
 /** The caller's 503, with a whole-seconds Retry-After of at most MAX_RETRY_AFTER_SECONDS. */
 export function unavailable(message: string, retryAfterSeconds: number | undefined, cause?: unknown) {
   const seconds = Math.min(
@@ -73,16 +79,13 @@ export class RefreshCall {
     private readonly policy: RetryPolicy,
   ) {}
 
-  /** Refreshes the leased connection; `interrupted`: the lease taken over was never released. */
-  run(leased: LeasedConnection, interrupted: boolean): Promise<RefreshResult> {
-    return this.refreshHoldingLease(leased, interrupted);
-  }
-
-  /** Calls the provider with the refresh token of the leased version (never a pre-lease copy). */
-  private async refreshHoldingLease(leased: LeasedConnection, interrupted: boolean): Promise<RefreshResult> {
+  /**
+   * Refreshes the leased connection with the refresh token of the leased version (never a pre-lease
+   * copy); `interrupted`: the lease taken over was never released.
+   */
+  async run(leased: LeasedConnection, interrupted: boolean): Promise<RefreshResult> {
     const { providers, http, clock, logger } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const log = { provider: key.provider, account: key.account, version: leased.version };
+    const { key, log } = describe(leased);
     const adapter = providers[key.provider].oauth;
     if (adapter === undefined) throw new Error(`${key.provider} has no OAuth flow`);
     let credentials: OAuthClientCredentials;
@@ -118,8 +121,7 @@ export class RefreshCall {
   /** Writes the provider's new tokens; retried, since the provider has already rotated. */
   private async storeRefreshed(leased: LeasedConnection, tokens: TokenSet): Promise<RefreshResult> {
     const { store, clock, logger, telemetry } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const log = { provider: key.provider, account: key.account, version: leased.version };
+    const { key, log } = describe(leased);
     try {
       const connection = await this.persisting(log, () =>
         store.completeRefresh(key, { version: leased.version, tokens, now: clock.now() }),
@@ -187,8 +189,7 @@ export class RefreshCall {
     },
   ): Promise<void> {
     const { store, clock, logger, telemetry } = this.deps;
-    const key: ConnectionKey = { provider: leased.provider, account: leased.account };
-    const log = { provider: key.provider, account: key.account, version: leased.version };
+    const { key, log } = describe(leased);
     const rotated =
       failure.rotatedRefreshToken === undefined
         ? undefined
@@ -198,10 +199,8 @@ export class RefreshCall {
       store.recordRefreshFailure(key, {
         owner: this.deps.owner,
         error: failure.error,
-        retryAfterSeconds:
-          failure.retryAfterSeconds === undefined
-            ? undefined
-            : Math.min(MAX_RETRY_AFTER_SECONDS, failure.retryAfterSeconds),
+        // Already capped where it was read (parseRetryAfter).
+        retryAfterSeconds: failure.retryAfterSeconds,
         unconfirmed: failure.unconfirmed,
         rotated,
         now: clock.now(),
@@ -226,7 +225,7 @@ export class RefreshCall {
     error: unknown,
   ): Promise<RefreshResult> {
     const { logger } = this.deps;
-    const log = { provider: leased.provider, account: leased.account, version: leased.version };
+    const { log } = describe(leased);
     if (!(error instanceof ProviderError)) {
       await this.recordFailure(leased, { error: 'internal' });
       throw error;

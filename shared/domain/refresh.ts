@@ -119,7 +119,6 @@ export class Refresher {
    * would only rotate again), else the token must stay valid long enough, and `force` wants new ones.
    */
   private satisfies(connection: OAuthConnection, options: RefreshOptions, startedAt: number): boolean {
-    if (connection.status !== 'active') return false;
     const now = this.deps.clock.now();
     // Only refreshes count: a connection's first tokens are never a refresh a storm could repeat.
     const { refreshedAt } = connection;
@@ -233,11 +232,14 @@ export class Refresher {
     }
   }
 
-  /** Seconds left of a `Retry-After` the provider gave on the last failed refresh (capped). */
+  /**
+   * Seconds left of a `Retry-After` the provider gave on the last failed refresh. A stored value is
+   * capped here too (rows written before the cap existed); `unavailable` caps what callers are told.
+   */
   private holdOffSeconds(connection: OAuthRecord, now: number): number {
     if (connection.lastFailureAt === undefined || connection.retryAfterSeconds === undefined) return 0;
     const seconds = Math.min(connection.retryAfterSeconds, MAX_RETRY_AFTER_SECONDS);
     const until = connection.lastFailureAt + seconds * 1000;
-    return until > now ? Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil((until - now) / 1000)) : 0;
+    return until > now ? Math.ceil((until - now) / 1000) : 0;
   }
 }
