@@ -5,37 +5,21 @@
  * code is still presented only once.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
 import { TOKEN_WRITE_ATTEMPTS } from '../../shared/domain/connect';
-import {
-  createSession,
-  openCallback,
-  openConnectLink,
-  startTestBroker,
-  type TestBroker,
-} from '../helpers/broker';
-import { DynamoFaultProxy } from './dynamo-proxy';
+import { createSession, openCallback, openConnectLink, type TestBroker } from '../helpers/broker';
+import type { DynamoFaultProxy } from './dynamo-proxy';
+import { type ProxiedBroker, startProxiedBroker } from './helpers';
 
-let dynamodb: EmbeddedDynamoDb;
+let env: ProxiedBroker;
 let proxy: DynamoFaultProxy;
 let t: TestBroker;
 
 beforeAll(async () => {
-  dynamodb = await startEmbeddedDynamoDb(undefined);
-  proxy = await DynamoFaultProxy.start(dynamodb.endpoint);
-  t = await startTestBroker({ DYNAMODB_ENDPOINT: proxy.endpoint });
+  env = await startProxiedBroker();
+  ({ proxy, t } = env);
 });
-afterAll(async () => {
-  await t?.close();
-  await proxy?.close();
-  await dynamodb?.close();
-});
-beforeEach(() => {
-  proxy.clear();
-  proxy.resetStats();
-  t.simulator.clearFaults();
-  t.simulator.resetStats();
-});
+afterAll(() => env?.close());
+beforeEach(() => env.reset());
 
 /** What every retailer page carries (functions/http/responses.ts). */
 async function expectErrorPage(response: Response, status: number): Promise<string> {

@@ -5,34 +5,30 @@
  * the provider never saw a revoked refresh token.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
-import { connect, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
-import { type DynamoFaultKind, DynamoFaultProxy } from './dynamo-proxy';
-import { connectAll, expectCleanError, expectNothingLost, expireLease } from './helpers';
+import { connect, type TestBroker, type TokenBody } from '../helpers/broker';
+import type { DynamoFaultKind, DynamoFaultProxy } from './dynamo-proxy';
+import {
+  connectAll,
+  expectCleanError,
+  expectNothingLost,
+  expireLease,
+  type ProxiedBroker,
+  startProxiedBroker,
+} from './helpers';
 
 const ACCOUNTS = ['ddb-a', 'ddb-b', 'ddb-c'];
 
-let dynamodb: EmbeddedDynamoDb;
+let env: ProxiedBroker;
 let proxy: DynamoFaultProxy;
 let t: TestBroker;
 
 beforeAll(async () => {
-  dynamodb = await startEmbeddedDynamoDb(undefined);
-  proxy = await DynamoFaultProxy.start(dynamodb.endpoint);
-  t = await startTestBroker({ DYNAMODB_ENDPOINT: proxy.endpoint });
+  env = await startProxiedBroker();
+  ({ proxy, t } = env);
   await connectAll(t, ACCOUNTS);
 });
-afterAll(async () => {
-  await t?.close();
-  await proxy?.close();
-  await dynamodb?.close();
-});
-beforeEach(() => {
-  proxy.clear();
-  proxy.resetStats();
-  t.simulator.clearFaults();
-  t.simulator.resetStats();
-});
+afterAll(() => env?.close());
+beforeEach(() => env.reset());
 
 const token = (account: string, query = '') => t.json<TokenBody>(`/tokens/lightspeed-x/${account}${query}`);
 const faulted = () => Object.values(proxy.stats().faulted).reduce((sum, n) => sum + n, 0);
@@ -129,7 +125,7 @@ describe('DynamoDB throttling and outages', () => {
     proxy.clear();
 
     // The lease the failed refresh held is never released; let it run out (time passing).
-    await expireLease(dynamodb.endpoint, 'ddb-lost');
+    await expireLease(env.dynamodbEndpoint, 'ddb-lost');
     const refused = await token('ddb-lost', '?force_refresh=true');
     expect(refused.status).toBe(409);
     expect(refused.body.error).toBe('reauthorization_required');

@@ -2,9 +2,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../functions/local/dynamodb';
+import { LOCAL_CREDENTIALS, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
 import { MAX_CLOCK_SKEW_MS } from '../../shared/domain/lease-watch';
-import { connect, type TestBroker, type TokenBody } from '../helpers/broker';
+import { connect, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
+import { DynamoFaultProxy } from './dynamo-proxy';
 
 /** Error codes the contract (and the README's additions) allow in a JSON error body. */
 export const KNOWN_ERROR_CODES = new Set([
@@ -136,4 +137,38 @@ export async function readLease(
   } finally {
     client.destroy();
   }
+}
+
+/** An in-process broker whose DynamoDB traffic passes a fault proxy in front of dynalite. */
+export interface ProxiedBroker {
+  readonly t: TestBroker;
+  readonly proxy: DynamoFaultProxy;
+  /** dynalite itself, past the proxy (for reading or editing items directly). */
+  readonly dynamodbEndpoint: string;
+  /** Clears the proxy's and the simulator's faults and counters (before each test). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Starts dynalite, the fault proxy in front of it and a test broker that talks through the proxy. */
+export async function startProxiedBroker(): Promise<ProxiedBroker> {
+  const dynamodb = await startEmbeddedDynamoDb(undefined);
+  const proxy = await DynamoFaultProxy.start(dynamodb.endpoint);
+  const t = await startTestBroker({ DYNAMODB_ENDPOINT: proxy.endpoint });
+  return {
+    t,
+    proxy,
+    dynamodbEndpoint: dynamodb.endpoint,
+    reset: () => {
+      proxy.clear();
+      proxy.resetStats();
+      t.simulator.clearFaults();
+      t.simulator.resetStats();
+    },
+    close: async () => {
+      await t.close();
+      await proxy.close();
+      await dynamodb.close();
+    },
+  };
 }
