@@ -137,6 +137,7 @@ export function createServices(runtime: Runtime): Services {
         telemetry,
         marginSeconds: config.refreshMarginSeconds,
         concurrency: config.sweepConcurrency,
+        providers,
       }),
   };
 }

@@ -14,6 +14,7 @@ import { type BrokerConfig, loadConfig } from '../../shared/config';
 import { EnvelopeCipher } from '../../shared/domain/crypto';
 import type { ConnectionKey } from '../../shared/domain/model';
 import type { KeyProvider, Logger } from '../../shared/domain/ports';
+import { renewalOf, UNSTATED_RENEWAL } from '../../shared/domain/renewal';
 
 /** The OAuth app the sweep measurement registers at the simulator. */
 export const SIMULATOR_APP = {
@@ -92,7 +93,7 @@ export async function seedValidToken(store: DynamoDbStore, key: ConnectionKey = 
       expiresAt: now + 24 * 3600_000,
       scope: 'outlets:read products:read',
     },
-    { now },
+    { now, renewal: renewalOf({ accessToken: 'seed', expiresAt: now }, undefined, UNSTATED_RENEWAL, now) },
   );
 }
 

@@ -24,6 +24,7 @@ import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
 import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
 import type { ConnectionKey } from '../../shared/domain/model';
 import { systemClock, type TokenCipher } from '../../shared/domain/ports';
+import { renewalOf, UNSTATED_RENEWAL } from '../../shared/domain/renewal';
 import type { SweepReport } from '../../shared/domain/sweep';
 import { logEventSink } from '../../shared/domain/telemetry';
 import type { Observed } from '../children/simulator';
@@ -163,7 +164,10 @@ export async function measureSweep(options: SweepOptions) {
         await target.store.saveAuthorization(
           lightspeed(account),
           { ...minted[i]!, expiresAt: now + DUE_IN_MS, scope: SCOPE },
-          { now },
+          {
+            now,
+            renewal: renewalOf({ accessToken: 'seed', expiresAt: now }, undefined, UNSTATED_RENEWAL, now),
+          },
         );
       },
       { concurrency: 16 },
@@ -214,7 +218,7 @@ export async function measureSweep(options: SweepOptions) {
     await probe.store.saveAuthorization(
       key,
       { accessToken: fakeToken(), refreshToken: fakeToken(), expiresAt: now + DUE_IN_MS, scope: SCOPE },
-      { now },
+      { now, renewal: renewalOf({ accessToken: 'seed', expiresAt: now }, undefined, UNSTATED_RENEWAL, now) },
     );
     const stored = await plain.documents.send(
       new GetCommand({ TableName: probe.table, Key: { pk: pkOf(key), sk: 'oauth' }, ConsistentRead: true }),

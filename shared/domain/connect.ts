@@ -6,8 +6,8 @@
 import { bindingCookieName, bindingHash, isConnectToken, pkceChallenge, randomToken } from './connect-tokens';
 import { AuthorizationNotStoredError, InvalidInputError, ProviderError } from './errors';
 import type { ConnectionKey, ConnectSession, OAuthState, ProviderId, TokenSet } from './model';
-import { ACCOUNT_PATTERN } from './model';
 import type {
+  AccountLookup,
   Clock,
   ConnectionStore,
   HttpClient,
@@ -16,7 +16,8 @@ import type {
   ProviderRegistry,
   SessionStore,
 } from './ports';
-import { beforeDeadline, retryWrite } from './retry';
+import { renewalOf } from './renewal';
+import { beforeDeadline, DEFAULT_RETRY_POLICY, retryWrite, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
 
 /** A connect session and an authorization attempt live this long (the contract: 10 minutes). */
@@ -42,6 +43,8 @@ const TOKEN_WRITE_BACKOFF_MS = 250;
  * gateway error instead of a page.
  */
 export const CALLBACK_DEADLINE_MS = 25_000;
+/** What an account lookup leaves of the callback deadline for the token write. */
+const LOOKUP_WRITE_RESERVE_MS = 5_000;
 export interface ConnectDeps {
   readonly store: ConnectionStore;
   readonly sessions: SessionStore;
@@ -88,11 +91,13 @@ export class ConnectService {
   /** `POST /connect-sessions`: a single-use link for a retailer, valid 10 minutes. */
   async createSession(input: {
     provider: ProviderId;
+    account?: string | undefined;
     returnTo?: string | undefined;
     reference?: string | undefined;
   }) {
     const { providers, clientId, clock, sessions, publicUrl, returnToOrigins } = this.deps;
-    if (providers[input.provider].oauth === undefined) {
+    const oauth = providers[input.provider].oauth;
+    if (oauth === undefined) {
       throw new InvalidInputError(
         'provider',
         `${input.provider} has no OAuth flow; store its personal access token with PUT /personal-tokens/${input.provider}/{account}`,
@@ -102,6 +107,12 @@ export class ConnectService {
       throw new InvalidInputError(
         'provider',
         `${input.provider} is not configured on this broker (no client id)`,
+      );
+    }
+    if (oauth.accountBeforeAuthorization && input.account === undefined) {
+      throw new InvalidInputError(
+        'account',
+        `${input.provider} needs the account before authorization: give "account" (${providers[input.provider].account.syntax})`,
       );
     }
     if (input.returnTo !== undefined && !returnToOrigins.includes(new URL(input.returnTo).origin)) {
@@ -114,6 +125,7 @@ export class ConnectService {
     const session: ConnectSession = {
       id: randomToken(),
       provider: input.provider,
+      account: input.account,
       returnTo: input.returnTo,
       reference: input.reference,
       createdAt: now,
@@ -149,6 +161,7 @@ export class ConnectService {
       sessionId: session.id,
       browserBindingHash: bindingHash(binding),
       codeVerifier,
+      account: session.account,
       returnTo: session.returnTo,
       reference: session.reference,
       expiresAt: now + CONNECT_SESSION_TTL_MS,
@@ -158,6 +171,7 @@ export class ConnectService {
         clientId,
         redirectUri: this.redirectUri(session.provider),
         state,
+        account: session.account,
         ...(codeVerifier === undefined ? {} : { codeChallenge: pkceChallenge(codeVerifier) }),
       }),
       cookie: {
@@ -169,6 +183,36 @@ export class ConnectService {
     };
   }
 
+  /**
+   * `GET /oauth/{provider}/install`, for a provider whose installs may start on its side (Shopify's
+   * app URL: `shop`, `hmac`, `timestamp`): the signature is checked first, then a connect session
+   * for that account starts an authorization like `GET /connect/{id}`. Resolves why it was
+   * refused, or the redirect.
+   */
+  async startInstall(input: Omit<CallbackInput, 'cookies'>) {
+    const { providers } = this.deps;
+    const provider = input.provider as ProviderId;
+    const oauth = Object.hasOwn(providers, provider) ? providers[provider].oauth : undefined;
+    if (oauth?.startsInstalls !== true || oauth.callbackAccount === undefined) {
+      return { refused: 'this provider does not start installs on the broker' } as const;
+    }
+    const account = this.callbackAccount(provider, input.query);
+    if (account === undefined) return { refused: `invalid ${oauth.callbackAccount.parameter}` } as const;
+    if (this.deps.clientId(provider) === undefined) {
+      return { refused: `${provider} is not configured on this broker (no client id)` } as const;
+    }
+    const refused = await this.verifySignature(provider, input.query);
+    if (refused !== undefined) return { refused } as const;
+    const session = await this.createSession({ provider, account });
+    const started = await this.startAuthorization(session.id);
+    if (started === undefined) throw new Error('a new connect session could not start its authorization');
+    this.deps.logger.info('an install started at the provider was sent on to authorization', {
+      provider,
+      account,
+    });
+    return started;
+  }
+
   /** `GET /oauth/{provider}/callback`: every outcome of the contract's table. */
   async completeCallback(input: CallbackInput): Promise<CallbackOutcome> {
     const { providers, logger } = this.deps;
@@ -176,7 +220,6 @@ export class ConnectService {
     const oauth = Object.hasOwn(providers, provider) ? providers[provider].oauth : undefined;
     if (oauth === undefined) return { kind: 'invalid', reason: 'unknown provider' };
     const { code, state, error } = input.query;
-    const account = input.query[oauth.callbackAccountParameter];
 
     if (error !== undefined) {
       // Lightspeed documents a denial without state: nothing to check, nothing to reveal.
@@ -205,14 +248,56 @@ export class ConnectService {
     }
     if (state === undefined || !isConnectToken(state))
       return { kind: 'invalid', reason: 'missing or malformed state' };
-    if (account === undefined || !ACCOUNT_PATTERN.test(account)) {
-      return { kind: 'invalid', reason: `invalid ${oauth.callbackAccountParameter}` };
+    let account: string | undefined;
+    if (oauth.callbackAccount !== undefined) {
+      account = this.callbackAccount(provider, input.query);
+      if (account === undefined)
+        return { kind: 'invalid', reason: `invalid ${oauth.callbackAccount.parameter}` };
     }
     if (code === undefined || code === '' || code.length > 2048)
       return { kind: 'invalid', reason: 'missing code' };
+    // A signed callback is checked before its state is used up: a forged one must not burn it.
+    const refused = await this.verifySignature(provider, input.query);
+    if (refused !== undefined) return { kind: 'invalid', reason: refused };
     const attempt = await this.useState(provider, state, input.cookies);
     if (typeof attempt === 'string') return { kind: 'invalid', reason: attempt };
-    return this.exchange({ provider, account }, code, attempt);
+    if (account !== undefined && attempt.account !== undefined && account !== attempt.account) {
+      logger.warn('the callback names another account than its connect session; nothing stored', {
+        provider,
+        account: attempt.account,
+        callbackAccount: account,
+      });
+      return { kind: 'invalid', reason: 'the callback names another account than the connect session' };
+    }
+    return this.exchange(provider, account ?? attempt.account, code, attempt);
+  }
+
+  /** The account a callback's (or install's) query names, if well formed for the provider. */
+  private callbackAccount(
+    provider: ProviderId,
+    query: Readonly<Record<string, string | undefined>>,
+  ): string | undefined {
+    const { oauth, account: syntax } = this.deps.providers[provider];
+    const named = oauth?.callbackAccount;
+    if (named === undefined) return undefined;
+    const raw = query[named.parameter];
+    if (raw === undefined || raw.length > 255) return undefined;
+    const account = named.parse === undefined ? raw : named.parse(raw);
+    return account !== undefined && syntax.pattern.test(account) ? account : undefined;
+  }
+
+  /** Why a provider-signed query is refused (bad or stale signature), or undefined when it holds. */
+  private async verifySignature(
+    provider: ProviderId,
+    query: Readonly<Record<string, string | undefined>>,
+  ): Promise<string | undefined> {
+    const oauth = this.deps.providers[provider].oauth;
+    if (oauth?.verifyCallback === undefined) return undefined;
+    const { clientSecret } = await this.deps.credentials(provider);
+    const refused = oauth.verifyCallback(query, clientSecret, this.deps.clock.now());
+    if (refused !== undefined)
+      this.deps.logger.warn('refused a provider-signed request', { provider, reason: refused });
+    return refused;
   }
 
   /**
@@ -265,29 +350,48 @@ export class ConnectService {
     }
   }
 
-  private async exchange(key: ConnectionKey, code: string, attempt: OAuthState): Promise<CallbackOutcome> {
+  /**
+   * Exchanges the code, learns the account where the callback did not name it (the token answer,
+   * or one API call), and stores the tokens. `expected`: the account the callback or the session
+   * named, which the answer must not contradict.
+   */
+  private async exchange(
+    provider: ProviderId,
+    expected: string | undefined,
+    code: string,
+    attempt: OAuthState,
+  ): Promise<CallbackOutcome> {
     const { providers, http, logger, credentials, clock } = this.deps;
-    const oauth = providers[key.provider].oauth!;
-    const log = { provider: key.provider, account: key.account };
+    const { oauth, account: syntax } = providers[provider];
+    if (oauth === undefined) throw new Error(`${provider} has no OAuth flow`);
+    const log = { provider, account: expected ?? null };
     const { returnTo, reference } = attempt;
     const deadline = clock.now() + (this.deps.callbackDeadlineMs ?? CALLBACK_DEADLINE_MS);
     let tokens: TokenSet & { refreshToken: string };
+    let answered: string | undefined;
     try {
       const request = oauth.buildCodeExchange({
-        ...(await credentials(key.provider)),
-        account: key.account,
+        ...(await credentials(provider)),
+        account: expected,
         code,
-        redirectUri: this.redirectUri(key.provider),
+        redirectUri: this.redirectUri(provider),
         ...(oauth.pkce && attempt.codeVerifier !== undefined ? { codeVerifier: attempt.codeVerifier } : {}),
       });
       // One attempt, never retried: once the request may have reached the provider the code may be
       // spent, and presenting it again could only fail (or make the provider revoke what it issued).
-      const parsed = oauth.parseTokenResponse(await http(request, EXCHANGE_TIMEOUT_MS), key.account);
+      const { account: named, ...parsed } = oauth.parseTokenResponse(
+        await http(request, EXCHANGE_TIMEOUT_MS),
+        expected,
+      );
       if (parsed.refreshToken === undefined) {
         logger.error('code exchange answered without a refresh token', log);
         return { kind: 'failed', reason: 'the provider answered without a refresh token' };
       }
       tokens = { ...parsed, refreshToken: parsed.refreshToken };
+      answered = expected ?? named;
+      if (answered === undefined && oauth.accountLookup !== undefined) {
+        answered = await this.lookUpAccount(oauth.accountLookup, tokens.accessToken, deadline);
+      }
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       if (error.kind === 'account_mismatch') {
@@ -300,7 +404,19 @@ export class ConnectService {
       logger.warn('code exchange failed', { ...log, kind: error.kind, status: error.details.status });
       return { kind: 'failed', reason: error.message };
     }
-
+    if (answered === undefined || !syntax.pattern.test(answered)) {
+      logger.error('the provider named no usable account for the new connection; nothing stored', log);
+      return { kind: 'failed', reason: 'the provider named no usable account' };
+    }
+    if (attempt.account !== undefined && answered !== attempt.account) {
+      logger.warn('the provider connected another account than the connect session named; nothing stored', {
+        ...log,
+        account: attempt.account,
+        answeredAccount: answered,
+      });
+      return { kind: 'invalid', reason: 'the provider connected another account than the connect session' };
+    }
+    const key: ConnectionKey = { provider, account: answered };
     const previous = await this.previousReference(key);
     const connection = await this.saveTokens(key, tokens, reference, deadline);
     logger.info('connection authorized', { ...log, version: connection.version });
@@ -321,6 +437,27 @@ export class ConnectService {
     }
     await this.warnNearAppLimit(key.provider);
     return { kind: 'connected', key, returnTo, reference };
+  }
+
+  /**
+   * The account an API call names (Lightspeed R-Series' Account endpoint). Idempotent, so retried
+   * within the callback's deadline; a failure ends the flow (the tokens are not stored under a
+   * guessed account).
+   */
+  private async lookUpAccount(lookup: AccountLookup, accessToken: string, deadline: number): Promise<string> {
+    const { http, clock } = this.deps;
+    const policy = {
+      ...DEFAULT_RETRY_POLICY,
+      budgetMs: Math.max(
+        0,
+        Math.min(DEFAULT_RETRY_POLICY.budgetMs, deadline - clock.now() - LOOKUP_WRITE_RESERVE_MS),
+      ),
+    };
+    return withRetries(
+      async (timeoutMs) => lookup.parse(await http(lookup.request(accessToken), timeoutMs)),
+      policy,
+      clock,
+    );
   }
 
   /** The reference the account is connected under now, if it is connected (metadata only). */
@@ -351,7 +488,8 @@ export class ConnectService {
     reference: string | undefined,
     deadline: number,
   ) {
-    const { store, clock, logger } = this.deps;
+    const { store, clock, logger, providers } = this.deps;
+    const { renewal } = providers[key.provider].oauth!;
     const log = { provider: key.provider, account: key.account };
     const errorName = (error: unknown) => (error instanceof Error ? error.name : typeof error);
     let tries = 0;
@@ -362,7 +500,11 @@ export class ConnectService {
           // A write still running at the deadline may yet land: then the connection is stored after
           // all, and the retailer, told otherwise, connects again harmlessly.
           return beforeDeadline(
-            store.saveAuthorization(key, tokens, { reference, now: clock.now() }),
+            store.saveAuthorization(key, tokens, {
+              reference,
+              renewal: renewalOf(tokens, undefined, renewal, clock.now()),
+              now: clock.now(),
+            }),
             deadline - clock.now(),
           );
         },

@@ -140,6 +140,12 @@ export class ConnectionService {
       throw new InvalidInputError('expiresAt', 'is in the past; the token would be unusable');
     }
     const provider = providers[key.provider];
+    if (provider.verifyRequest === undefined) {
+      throw new InvalidInputError(
+        'provider',
+        `${provider.displayName} has no personal tokens; connect the account with POST /connect-sessions`,
+      );
+    }
     const maxDays = provider.personalTokenMaxDays;
     // A day of slack for time zones and clocks; beyond that no real token of this provider exists.
     if (maxDays !== undefined && expiresAt !== undefined && expiresAt - now > (maxDays + 1) * DAY_MS) {
@@ -182,7 +188,9 @@ export class ConnectionService {
    */
   private async verify(key: ConnectionKey, token: string): Promise<void> {
     const { providers, http, clock, logger } = this.deps;
-    const request = providers[key.provider].verifyRequest(key.account, token);
+    const build = providers[key.provider].verifyRequest;
+    if (build === undefined) throw new Error(`${key.provider} has no personal tokens`);
+    const request = build(key.account, token);
     let status: number;
     try {
       status = await withRetries(

@@ -8,8 +8,32 @@ export type { ProviderId };
 export type CredentialSource = 'oauth' | 'personal';
 export type ConnectionStatus = 'active' | 'reauthorization_required' | 'expired' | 'expiring';
 
-/** The contract's account rule: a lower-case DNS label (it is put into a host name). */
+/**
+ * The contract's account rule for `lightspeed-x`, `xentral` and every provider whose account goes
+ * into a host name: a lower-case DNS label.
+ */
 export const ACCOUNT_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Says what ACCOUNT_PATTERN allows, for error messages. */
+export const DNS_LABEL_SYNTAX = 'a lower-case DNS label (a-z, 0-9, inner hyphens, at most 63 characters)';
+
+/** One provider's account syntax (contract v1.1): checked before any outbound call. */
+export interface AccountSyntax {
+  readonly pattern: RegExp;
+  /** What the pattern allows, completing "must be …" in an error message. */
+  readonly syntax: string;
+}
+
+/** The DNS-label rule of v1.0, kept by providers whose account is put into a host name. */
+export const DNS_LABEL_ACCOUNT: AccountSyntax = Object.freeze({
+  pattern: ACCOUNT_PATTERN,
+  syntax: DNS_LABEL_SYNTAX,
+});
+
+/**
+ * What any provider's account syntax stays inside: letters, digits and inner hyphens, at most 63
+ * characters. Storage keys, cursors and log fields rely on it; each provider narrows it.
+ */
+export const ANY_ACCOUNT_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /** A personal token this close to its expiry is `expiring`: warned about and flagged by the sweep. */
 export const EXPIRING_WINDOW_MS = 14 * 86_400_000;
@@ -26,6 +50,11 @@ export interface TokenSet {
   readonly refreshToken?: string | undefined;
   /** Epoch milliseconds, computed from `expires_in` when the response arrived. */
   readonly expiresAt: number;
+  /**
+   * When the refresh token expires (epoch ms), where the provider states it (Shopify, Clover);
+   * undefined when it does not.
+   */
+  readonly refreshExpiresAt?: number | undefined;
   readonly scope?: string | undefined;
 }
 
@@ -34,6 +63,14 @@ export interface OAuthRecord extends ConnectionKey {
   readonly source: 'oauth';
   readonly status: 'active' | 'reauthorization_required';
   readonly expiresAt: number;
+  /** The refresh token's expiry as the provider stated it (epoch ms), if it did. */
+  readonly refreshExpiresAt?: number | undefined;
+  /**
+   * The latest time the connection must be refreshed for its refresh token's sake (epoch ms): ahead
+   * of the stated refresh-token expiry, or the provider's default cadence when none is stated. The
+   * sweep takes the connection at the earlier of this and the access token's expiry.
+   */
+  readonly renewBy?: number | undefined;
   /** +1 on every token write; the refresh protocol's fencing number. */
   readonly version: number;
   readonly leaseOwner?: string | undefined;
@@ -92,6 +129,8 @@ export type Connection = OAuthRecord | PersonalConnection;
 export interface ConnectSession {
   readonly id: string;
   readonly provider: ProviderId;
+  /** The account the backend named when creating the session (required where the provider needs it). */
+  readonly account?: string | undefined;
   readonly returnTo?: string | undefined;
   readonly reference?: string | undefined;
   readonly createdAt: number;
@@ -110,6 +149,8 @@ export interface OAuthState {
   readonly browserBindingHash: string;
   /** PKCE (RFC 7636) code verifier, for providers that take one; sent only on the code exchange. */
   readonly codeVerifier?: string | undefined;
+  /** The session's account, when it named one: the callback's account must equal it. */
+  readonly account?: string | undefined;
   readonly returnTo?: string | undefined;
   readonly reference?: string | undefined;
   readonly expiresAt: number;

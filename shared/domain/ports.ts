@@ -5,6 +5,7 @@
  * SDK and no provider.
  */
 import type {
+  AccountSyntax,
   ConnectionKey,
   ConnectionStatus,
   ConnectSession,
@@ -17,6 +18,7 @@ import type {
   ProviderId,
   TokenSet,
 } from './model';
+import type { Renewal } from './renewal';
 
 // --- Storage ---
 
@@ -72,7 +74,7 @@ export interface ConnectionStore {
   saveAuthorization(
     key: ConnectionKey,
     tokens: TokenSet & { refreshToken: string },
-    meta: { reference?: string | undefined; now: number },
+    meta: { reference?: string | undefined; renewal: Renewal; now: number },
   ): Promise<OAuthRecord>;
   /**
    * Takes the refresh lease if the version is unchanged and the lease is exactly as the caller saw
@@ -86,7 +88,7 @@ export interface ConnectionStore {
    */
   completeRefresh(
     key: ConnectionKey,
-    refresh: { version: number; tokens: TokenSet; now: number },
+    refresh: { version: number; tokens: TokenSet; renewal: Renewal; now: number },
   ): Promise<OAuthConnection>;
   /**
    * Releases the lease after a failed attempt and records why (only if still held by `owner`).
@@ -108,7 +110,7 @@ export interface ConnectionStore {
   list(query: ListQuery): Promise<ConnectionPage>;
   /**
    * Credentials the sweep must look at before `before` (epoch ms), from the sparse index: active
-   * OAuth connections by token expiry, personal tokens by the start of their expiring window.
+   * OAuth connections by the earlier of token expiry and `renewBy`, personal tokens by the start of their expiring window.
    */
   findDue(before: number): AsyncIterable<ConnectionKey & { source: CredentialSource }>;
   /** Records that a personal token's coming expiry was announced, taking it out of the sweep index. */
@@ -214,27 +216,81 @@ export interface OAuthClientCredentials {
   readonly clientSecret: string;
 }
 
+/** Where a provider's callback names the account, when it does. */
+export interface CallbackAccount {
+  /** The query parameter (Lightspeed X-Series: `domain_prefix`; Shopify: `shop`; Clover: `merchant_id`). */
+  readonly parameter: string;
+  /** The account a parameter value names (Shopify: `{shop}.myshopify.com` → `{shop}`), or undefined when malformed. */
+  parse?(value: string): string | undefined;
+}
+
+/** A provider that names the account only through an API call after the exchange (Lightspeed R-Series). */
+export interface AccountLookup {
+  request(accessToken: string): ProviderRequest;
+  /** The account the answer names; throws a ProviderError when the answer is not usable. */
+  parse(response: ProviderResponse): string;
+}
+
+/** The refresh token's lifetime where the provider does not state one in its answers. */
+export interface RenewalCadence {
+  /** The sweep refreshes a connection at least this often when no refresh-token expiry is known. */
+  readonly everySeconds: number;
+  /** Why this value (the provider's advice, or an inference), for docs and the README table. */
+  readonly basis: string;
+}
+
+/** How hard the sweep may use one provider's token endpoint. */
+export interface TokenEndpointPacing {
+  /** Refreshes in flight at once for this provider. */
+  readonly concurrency: number;
+  /** Refresh requests started per second for this provider, at most. */
+  readonly perSecond: number;
+  /** The provider's documented limit or the inference behind these numbers. */
+  readonly basis: string;
+}
+
 /** The OAuth 2.0 authorization-code flow of one provider. */
 export interface OAuthAdapter {
-  /** Query parameter of the callback that names the account (Lightspeed: `domain_prefix`). */
-  readonly callbackAccountParameter: string;
+  /** Where the callback names the account; absent when only the token answer or an API call does. */
+  readonly callbackAccount?: CallbackAccount;
+  /**
+   * Whether the account must be known before authorization (Shopify: the shop is the host of the
+   * authorization URL): `POST /connect-sessions` then requires `"account"`.
+   */
+  readonly accountBeforeAuthorization: boolean;
   /**
    * Whether the provider takes PKCE (RFC 7636, S256). When true the broker sends a challenge on
    * every authorization and its verifier on the exchange (RFC 9700 §2.1.1); say so explicitly.
    */
   readonly pkce: boolean;
   readonly scopes: readonly string[];
-  /** `codeChallenge` (S256) is given exactly when `pkce` is true. */
+  /**
+   * Checks a callback's signature where the provider signs its redirects (Shopify's `hmac`), before
+   * anything else reads the callback. Resolves why it is refused, or undefined when it holds.
+   */
+  verifyCallback?(
+    query: Readonly<Record<string, string | undefined>>,
+    clientSecret: string,
+    now: number,
+  ): string | undefined;
+  /**
+   * Whether the provider may start an installation on the broker (Shopify's app URL with `shop`,
+   * `hmac`, `timestamp`): `GET /oauth/{provider}/install` verifies it with `verifyCallback` and
+   * sends the browser on to the authorization.
+   */
+  readonly startsInstalls?: boolean;
+  /** `codeChallenge` (S256) is given exactly when `pkce` is true; `account` when the session names one. */
   buildAuthorizationUrl(params: {
     clientId: string;
     redirectUri: string;
     state: string;
     codeChallenge?: string | undefined;
+    account?: string | undefined;
   }): string;
-  /** `codeVerifier` is given exactly when `pkce` is true. */
+  /** `codeVerifier` is given exactly when `pkce` is true; `account` when the callback or session named it. */
   buildCodeExchange(
     params: OAuthClientCredentials & {
-      account: string;
+      account: string | undefined;
       code: string;
       redirectUri: string;
       codeVerifier?: string | undefined;
@@ -242,16 +298,28 @@ export interface OAuthAdapter {
   ): ProviderRequest;
   buildRefresh(params: OAuthClientCredentials & { account: string; refreshToken: string }): ProviderRequest;
   /**
-   * Turns a token-endpoint response for `account` into tokens, or throws a classified
-   * ProviderError (an answer naming another account is refused).
+   * Turns a token-endpoint response into tokens, or throws a classified ProviderError. With an
+   * expected `account`, an answer naming another one is refused (`account_mismatch`); `account`
+   * in the result is the one the answer names, if it names one (Square: `merchant_id`).
    */
-  parseTokenResponse(response: ProviderResponse, account: string): TokenSet;
+  parseTokenResponse(
+    response: ProviderResponse,
+    account: string | undefined,
+  ): TokenSet & { account?: string };
+  /** Where neither the callback nor the token answer names the account. */
+  readonly accountLookup?: AccountLookup;
+  /** The refresh cadence when an answer states no refresh-token expiry. */
+  readonly renewal: RenewalCadence;
+  /** The sweep's pacing of this provider's token endpoint. */
+  readonly pacing: TokenEndpointPacing;
 }
 
 /** A provider configured for one deployment (built from its definition, shared/providers/<id>.ts). */
 export interface Provider {
   readonly id: ProviderId;
   readonly displayName: string;
+  /** The provider's account syntax (contract v1.1), checked before any outbound call. */
+  readonly account: AccountSyntax;
   /** Present for providers that support the OAuth authorization-code flow. */
   readonly oauth?: OAuthAdapter;
   /** Base URL of the provider's REST API for one account, returned to callers as `api_base_url`. */
@@ -260,14 +328,17 @@ export interface Provider {
   readonly personalTokenMaxDays?: number;
   /** Stores an app the provider has not approved yet may connect (Lightspeed: 30). */
   readonly unapprovedAppStoreLimit?: number;
-  /** One cheap authenticated call that tells whether a token is accepted (401: it is not). */
-  verifyRequest(account: string, token: string): ProviderRequest;
+  /**
+   * One cheap authenticated call that tells whether a token is accepted (401: it is not). Absent
+   * for a provider without personal tokens: `PUT /personal-tokens` refuses it.
+   */
+  verifyRequest?(account: string, token: string): ProviderRequest;
 }
 
 export type ProviderRegistry = Readonly<Record<ProviderId, Provider>>;
 
 /** What a provider definition's `create` builds: the registry adds the id and name from the definition. */
-export type ProviderBehaviour = Omit<Provider, 'id' | 'displayName'>;
+export type ProviderBehaviour = Omit<Provider, 'id' | 'displayName' | 'account'>;
 
 /** The provider HTTP port: performs a request within `timeoutMs` (adapters/http/fetch-client.ts). */
 export type HttpClient = (request: ProviderRequest, timeoutMs: number) => Promise<ProviderResponse>;

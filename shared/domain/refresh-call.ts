@@ -27,6 +27,7 @@ import type {
   OAuthClientCredentials,
   ProviderRegistry,
 } from './ports';
+import { renewalOf } from './renewal';
 import { MAX_RETRY_AFTER_SECONDS, type RetryPolicy, retryWrite, withRetries } from './retry';
 import type { Telemetry } from './telemetry';
 
@@ -122,10 +123,13 @@ export class RefreshCall {
   private async storeRefreshed(leased: LeasedConnection, tokens: TokenSet): Promise<RefreshResult> {
     const { store, clock, logger, telemetry } = this.deps;
     const { key, log } = describe(leased);
+    const cadence = this.deps.providers[key.provider].oauth!.renewal;
     try {
-      const connection = await this.persisting(log, () =>
-        store.completeRefresh(key, { version: leased.version, tokens, now: clock.now() }),
-      );
+      const connection = await this.persisting(log, () => {
+        const now = clock.now();
+        const renewal = renewalOf(tokens, leased, cadence, now);
+        return store.completeRefresh(key, { version: leased.version, tokens, renewal, now });
+      });
       logger.info('token refreshed', {
         ...log,
         version: connection.version,

@@ -38,6 +38,7 @@ import { ConcurrentUpdateError, NotFoundError, ReauthorizationRequiredError } fr
 import { LeaseWatch } from './lease-watch';
 import type { ConnectionKey, OAuthConnection, OAuthRecord } from './model';
 import { RefreshCall, type RefreshCallDeps, type RefreshResult, unavailable } from './refresh-call';
+import { refreshDeadline } from './renewal';
 import { GRANT_RETRY_POLICY, MAX_RETRY_AFTER_SECONDS, type RetryPolicy } from './retry';
 
 export interface RefreshOptions {
@@ -132,8 +133,9 @@ export class Refresher {
     return !options.force && this.isFreshEnough(connection, options.minValidSeconds);
   }
 
+  /** Fresh enough: neither the access token nor the refresh token's renewal is due within minValid. */
   private isFreshEnough(connection: OAuthConnection, minValidSeconds: number): boolean {
-    return connection.expiresAt - this.deps.clock.now() >= minValidSeconds * 1000;
+    return refreshDeadline(connection) - this.deps.clock.now() >= minValidSeconds * 1000;
   }
 
   /**

@@ -3,11 +3,16 @@
  * refreshed without any caller asking, through the same single-flight protocol as the token route;
  * personal tokens entering their last 14 days are announced once (status `expiring`, an event, a
  * counter, a log line). Both come from one sparse index, so the cost follows what is due.
+ *
+ * Each provider's refreshes run in a lane of their own, paced as its definition says (refreshes at
+ * once, and started per second): one provider's strict token endpoint neither gets flooded nor
+ * holds up the others, and the sweep's global concurrency caps every lane.
  */
-import pMap from 'p-map';
+import pLimit from 'p-limit';
+import pThrottle from 'p-throttle';
 import { NotFoundError, ProviderUnavailableError, ReauthorizationRequiredError } from './errors';
 import { type ConnectionKey, connectionStatus } from './model';
-import type { Clock, ConnectionStore, Logger } from './ports';
+import type { Clock, ConnectionStore, Logger, ProviderRegistry, TokenEndpointPacing } from './ports';
 import type { Refresher } from './refresh';
 import type { Telemetry } from './telemetry';
 
@@ -28,8 +33,24 @@ export interface SweepDeps {
   readonly logger: Logger;
   readonly telemetry: Telemetry;
   readonly marginSeconds: number;
-  /** Refreshes in flight at once: bounded so the provider's token endpoint is not flooded. */
+  /** Work in flight at once, over all providers (each provider's pacing may allow less). */
   readonly concurrency: number;
+  /** Where each provider's pacing comes from. */
+  readonly providers: ProviderRegistry;
+}
+
+/** Due keys read ahead of the work: bounds the sweep's memory however many are due. */
+const MAX_QUEUED = 1_000;
+
+type Lane = <T>(task: () => Promise<T>) => Promise<T>;
+
+/** A lane that starts at most `perSecond` tasks a second and runs at most `concurrency` at once. */
+function pacedLane(pacing: TokenEndpointPacing, maxConcurrency: number): Lane {
+  const limit = pLimit(Math.max(1, Math.min(pacing.concurrency, maxConcurrency)));
+  // strict: no burst of 2 × perSecond across a window boundary.
+  const throttle = pThrottle({ limit: Math.max(1, pacing.perSecond), interval: 1_000, strict: true });
+  const start = throttle(<T>(task: () => Promise<T>) => task());
+  return (task) => limit(() => start(task) as ReturnType<typeof task>);
 }
 
 /** Runs one sweep over the sparse index and reports what it did. */
@@ -45,19 +66,46 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
     personalExpiring: 0,
     durationMs: 0,
   };
-  await pMap(
-    store.findDue(started + marginSeconds * 1000),
-    async (due) => {
-      report.due++;
-      const key: ConnectionKey = { provider: due.provider, account: due.account };
-      if (due.source === 'personal') await announceExpiring(deps, key, report);
-      else await refreshDue(deps, key, report);
-    },
-    { concurrency },
-  );
+  const lanes = new Map<string, Lane>();
+  const laneOf = (provider: string): Lane => {
+    let lane = lanes.get(provider);
+    if (lane === undefined) {
+      const pacing = deps.providers[provider as ConnectionKey['provider']]?.oauth?.pacing;
+      // Personal tokens make no provider call: the global bound is their only pacing.
+      lane = pacing === undefined ? unpacedLane(concurrency) : pacedLane(pacing, concurrency);
+      lanes.set(provider, lane);
+    }
+    return lane;
+  };
+  const pending = new Set<Promise<void>>();
+  // The first failure the work did not handle itself (a store outage) fails the sweep, after the
+  // work in flight has ended, as a failing refresh of one connection never does.
+  let failure: { error: unknown } | undefined;
+  for await (const due of store.findDue(started + marginSeconds * 1000)) {
+    report.due++;
+    const key: ConnectionKey = { provider: due.provider, account: due.account };
+    const work =
+      due.source === 'personal'
+        ? laneOf(`personal#${key.provider}`)(() => announceExpiring(deps, key, report))
+        : laneOf(key.provider)(() => refreshDue(deps, key, report));
+    const tracked: Promise<void> = work
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => pending.delete(tracked));
+    pending.add(tracked);
+    while (pending.size >= MAX_QUEUED) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+  if (failure !== undefined) throw failure.error;
   report.durationMs = clock.now() - started;
   logger.info('sweep finished', { ...report });
   return report;
+}
+
+function unpacedLane(concurrency: number): Lane {
+  const limit = pLimit(concurrency);
+  return (task) => limit(task);
 }
 
 async function refreshDue(deps: SweepDeps, key: ConnectionKey, report: SweepReport): Promise<void> {

@@ -2,6 +2,7 @@
  * A provider definition: everything the broker knows about one provider, as data plus `create`.
  * The configured result (`Provider`) is a port of the domain (shared/domain/ports.ts).
  */
+import type { AccountSyntax } from '../domain/model';
 import type { ProviderBehaviour } from '../domain/ports';
 
 /** One configuration variable of a provider: an http(s) URL, possibly a template with placeholders. */
@@ -59,9 +60,12 @@ export interface ProviderConfig<K extends string = string> {
 export interface ProviderDefinition<Id extends string = string, K extends string = string> {
   readonly id: Id;
   readonly displayName: string;
-  readonly account: {
+  /** The account's syntax (contract v1.1), checked before any outbound call. */
+  readonly account: AccountSyntax & {
     /** What the account is for this provider, for help texts ("Lightspeed domain prefix"). */
     readonly description: string;
+    /** A well-formed account, for help texts and examples. */
+    readonly example: string;
   };
   /** Endpoint URLs and templates, each from its own variable. */
   readonly settings: { readonly [P in K]: UrlSetting };

@@ -44,8 +44,13 @@ export function createProviders(
   for (const definition of definitions) {
     const settings = config.providers[definition.id];
     if (settings === undefined) throw new Error(`the configuration has no part for ${definition.id}`);
-    const { id, displayName } = definition;
-    providers[id] = { ...definition.create(settings), id: id as ProviderId, displayName };
+    const { id, displayName, account } = definition;
+    providers[id] = {
+      ...definition.create(settings),
+      id: id as ProviderId,
+      displayName,
+      account: { pattern: account.pattern, syntax: account.syntax },
+    };
   }
   // Providers a runtime adds (tests) are served like the built-ins; the static type names only those.
   return Object.freeze(providers) as ProviderRegistry;

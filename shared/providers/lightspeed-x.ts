@@ -4,8 +4,9 @@
  * authorization, refresh-token rotation since March 2025 (older answers carry no refresh_token),
  * `expires` and `expires_in` that disagree (expiry comes from `expires_in` at receipt).
  */
-import type { TokenSet } from '../domain/model';
+import { DNS_LABEL_ACCOUNT, type TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
+import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
 import { expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
@@ -18,6 +19,16 @@ export const DEFAULT_LIGHTSPEED_SCOPES = [
   'customers:read',
 ] as const;
 
+/**
+ * The token endpoint's limit counts per retailer in 5-minute windows and is smaller than the API's
+ * (providers.md, rate limits); no app-wide number is published. Inference: 8 at once, 10 a second.
+ */
+const LIGHTSPEED_X_PACING = Object.freeze({
+  concurrency: 8,
+  perSecond: 10,
+  basis: 'per-retailer token-endpoint limit; no app-wide limit published (inference)',
+});
+
 type LightspeedSetting = 'authorizeUrl' | 'tokenUrl' | 'apiBaseUrl';
 
 const fillPrefix = (template: string, account: string): string =>
@@ -27,7 +38,10 @@ const fillPrefix = (template: string, account: string): string =>
  * Turns a token-endpoint response for `account` into tokens; throws a classified ProviderError
  * otherwise (bounds and salvage rules in oauth2.ts, `parseTokenBody`).
  */
-export function parseLightspeedTokenResponse(response: ProviderResponse, account: string): TokenSet {
+export function parseLightspeedTokenResponse(
+  response: ProviderResponse,
+  account: string | undefined,
+): TokenSet {
   if (response.status < 200 || response.status > 299) throw tokenEndpointFailure(response);
   // Refresh answers carry domain_prefix (providers.md); an exchange answer may, and then must agree.
   return parseTokenBody(response, { field: 'domain_prefix', expected: account }, (body) =>
@@ -51,9 +65,12 @@ function lightspeedLifetime(expiresIn: unknown, expires: unknown, receivedAt: nu
 export function lightspeedProvider({ settings, app }: ProviderConfig<LightspeedSetting>): ProviderBehaviour {
   const config = { ...settings, scopes: app?.scopes ?? DEFAULT_LIGHTSPEED_SCOPES };
   const oauth: OAuthAdapter = {
-    callbackAccountParameter: 'domain_prefix',
+    callbackAccount: { parameter: 'domain_prefix' },
+    accountBeforeAuthorization: false,
     // X-Series does not support PKCE (providers.md); the reference_changed event covers the gap.
     pkce: false,
+    renewal: UNSTATED_RENEWAL,
+    pacing: LIGHTSPEED_X_PACING,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
       const url = new URL(config.authorizeUrl);
@@ -67,6 +84,7 @@ export function lightspeedProvider({ settings, app }: ProviderConfig<LightspeedS
       return url.toString();
     },
     buildCodeExchange({ account, code, clientId, clientSecret, redirectUri }) {
+      if (account === undefined) throw new Error('a Lightspeed code exchange needs the domain prefix');
       return formPost(fillPrefix(config.tokenUrl, account), {
         code,
         client_id: clientId,
@@ -102,7 +120,7 @@ export function lightspeedProvider({ settings, app }: ProviderConfig<LightspeedS
 export const lightspeedX = defineProvider({
   id: 'lightspeed-x',
   displayName: 'Lightspeed Retail X-Series',
-  account: { description: 'Lightspeed domain prefix' },
+  account: { ...DNS_LABEL_ACCOUNT, description: 'Lightspeed domain prefix', example: 'demo-store' },
   settings: {
     authorizeUrl: {
       env: 'LIGHTSPEED_X_AUTHORIZE_URL',

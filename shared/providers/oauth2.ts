@@ -4,7 +4,7 @@
  */
 
 import { ProviderError, UnusableTokenAnswerError } from '../domain/errors';
-import { ACCOUNT_PATTERN, type TokenSet } from '../domain/model';
+import { ANY_ACCOUNT_PATTERN, type TokenSet } from '../domain/model';
 import type { ProviderRequest, ProviderResponse } from '../domain/ports';
 import { parseRetryAfter } from './retry-after';
 
@@ -64,11 +64,15 @@ export const MAX_TOKEN_LENGTH = 4096;
  */
 export const EXPIRES_IN_RANGE = Object.freeze({ minSeconds: 1, maxSeconds: 31 * 86_400 });
 
+/** Longest refresh-token lifetime the broker believes (Clover's samples show a year). */
+const MAX_REFRESH_LIFETIME_MS = 400 * 86_400_000;
+
 /** Where a provider's answer names its account, and the account the request was for. */
 export interface AccountCheck {
   /** The answer's field naming the account (Lightspeed: `domain_prefix`), when it has one. */
   readonly field: string;
-  readonly expected: string;
+  /** The account the request was for; undefined when the answer is what names it (Square's exchange). */
+  readonly expected: string | undefined;
 }
 
 /**
@@ -82,20 +86,21 @@ export function parseTokenBody(
   response: ProviderResponse,
   account: AccountCheck,
   expiresInSeconds: (body: Record<string, unknown>) => number | undefined,
-): TokenSet {
+  refreshExpiresAt?: (body: Record<string, unknown>) => number | undefined,
+): TokenSet & { account?: string } {
   const { status } = response;
   const body = jsonObject(response.body);
   if (body === undefined) {
     throw new UnusableTokenAnswerError('unreadable token response: not a JSON object', status, undefined);
   }
   const named = body[account.field];
-  if (named !== undefined && named !== account.expected) {
+  if (named !== undefined && account.expected !== undefined && named !== account.expected) {
     throw new ProviderError(
       'account_mismatch',
       `the token answer names another ${account.field} than the account asked for`,
       {
         status,
-        ...(typeof named === 'string' && ACCOUNT_PATTERN.test(named) ? { answeredAccount: named } : {}),
+        ...(typeof named === 'string' && ANY_ACCOUNT_PATTERN.test(named) ? { answeredAccount: named } : {}),
       },
     );
   }
@@ -126,10 +131,17 @@ export function parseTokenBody(
     throw unusable('no usable expires_in');
   }
   const lifetime = Math.floor(Math.min(seconds, EXPIRES_IN_RANGE.maxSeconds));
+  // A stated refresh-token expiry only moves renewal earlier, so an odd value is dropped, not fatal.
+  const refreshExpiry = refreshToken === undefined ? undefined : refreshExpiresAt?.(body);
   return {
+    ...(typeof named === 'string' && ANY_ACCOUNT_PATTERN.test(named) ? { account: named } : {}),
     accessToken: access_token,
     refreshToken,
     expiresAt: response.receivedAt + lifetime * 1000,
+    refreshExpiresAt:
+      refreshExpiry !== undefined && Number.isFinite(refreshExpiry) && refreshExpiry > response.receivedAt
+        ? Math.floor(Math.min(refreshExpiry, response.receivedAt + MAX_REFRESH_LIFETIME_MS))
+        : undefined,
     scope: typeof scope === 'string' && scope.length <= 2048 && VSCHARS.test(scope) ? scope : undefined,
   };
 }

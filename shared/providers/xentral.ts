@@ -2,6 +2,8 @@
  * Xentral ERP, provider id `xentral`: personal access tokens only (no OAuth). New tokens must expire
  * within 180 days from release 26.47/26.49 (Nov–Dec 2026); older ones may have no expiry.
  */
+
+import { DNS_LABEL_ACCOUNT } from '../domain/model';
 import type { ProviderBehaviour } from '../domain/ports';
 import { defineProvider } from './definition';
 
@@ -26,7 +28,7 @@ export function xentralProvider(apiBaseUrl: string): ProviderBehaviour {
 export const xentral = defineProvider({
   id: 'xentral',
   displayName: 'Xentral',
-  account: { description: 'Xentral instance id' },
+  account: { ...DNS_LABEL_ACCOUNT, description: 'Xentral instance id', example: 'acme' },
   // A template with `{account}`.
   settings: { apiBaseUrl: { env: 'XENTRAL_API_BASE_URL', default: 'https://{account}.xentral.biz/api' } },
   create: ({ settings }) => xentralProvider(settings.apiBaseUrl),

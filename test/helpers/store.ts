@@ -21,6 +21,7 @@ import {
   type TokenCipher,
 } from '../../shared/domain/ports';
 import { Refresher, type RefresherDeps } from '../../shared/domain/refresh';
+import { type Renewal, renewalOf, UNSTATED_RENEWAL } from '../../shared/domain/renewal';
 import { silentTelemetry } from '../../shared/domain/telemetry';
 import { createProviders } from '../../shared/providers';
 
@@ -164,6 +165,10 @@ export const personalConnection = (key: ConnectionKey, expiresAt?: number): Pers
   expiresAt,
 });
 
+/** The renewal of a seeded connection: a refresh token without stated expiry, renewed within 30 days. */
+export const renewalFor = (now: number): Renewal =>
+  renewalOf({ accessToken: 'seed', expiresAt: now }, undefined, UNSTATED_RENEWAL, now);
+
 /** Stores a finished authorization for `key`: tokens `at-<account><suffix>` and `rt-…`, valid an hour. */
 export async function authorizeIn(store: ConnectionStore, key: ConnectionKey, suffix = ''): Promise<void> {
   const now = Date.now();
@@ -174,6 +179,6 @@ export async function authorizeIn(store: ConnectionStore, key: ConnectionKey, su
       refreshToken: `rt-${key.account}${suffix}`,
       expiresAt: now + 3_600_000,
     },
-    { now },
+    { now, renewal: renewalFor(now) },
   );
 }

@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalBroker, startLocalBroker } from '../../functions/local/runtime';
+import { DNS_LABEL_ACCOUNT } from '../../shared/domain/model';
 import type { ProviderRequest } from '../../shared/domain/ports';
+import { UNSTATED_RENEWAL } from '../../shared/domain/renewal';
 import { PROVIDER_DEFINITIONS } from '../../shared/providers';
 import { defineProvider } from '../../shared/providers/definition';
 import { parseTokenBody, tokenEndpointFailure } from '../../shared/providers/oauth2';
@@ -39,7 +41,7 @@ const jsonPost = (url: string, clientId: string, clientSecret: string, body: obj
 const testOAuth = defineProvider({
   id: 'test-oauth',
   displayName: 'Test OAuth Shop',
-  account: { description: 'Test merchant id' },
+  account: { ...DNS_LABEL_ACCOUNT, description: 'Test merchant id', example: 'm-1' },
   settings: { baseUrl: { env: 'TEST_OAUTH_BASE_URL', default: 'https://oauth.example.test' } },
   oauth: {
     portalName: 'Test OAuth Shop',
@@ -60,8 +62,11 @@ const testOAuth = defineProvider({
       headers: { authorization: `Bearer ${token}` },
     }),
     oauth: {
-      callbackAccountParameter: 'merchant',
+      callbackAccount: { parameter: 'merchant' },
+      accountBeforeAuthorization: false,
       pkce: true,
+      renewal: UNSTATED_RENEWAL,
+      pacing: { concurrency: 2, perSecond: 5, basis: 'test' },
       scopes: app?.scopes ?? [],
       buildAuthorizationUrl: ({ clientId, redirectUri, state, codeChallenge }) =>
         `${settings.baseUrl}/authorize?${new URLSearchParams({

@@ -24,6 +24,7 @@ import type {
   TokenSet,
 } from '../../domain/model';
 import type { ConnectionStore, LeaseRequest, RefreshFailure, TokenCipher } from '../../domain/ports';
+import { type Renewal, refreshDeadline } from '../../domain/renewal';
 import type { CachedAccessTokens } from '../crypto/cached-cipher';
 import { ConnectionQueries } from './connection-queries';
 import { LEASE_AND_FAILURE, type UpdateParts, updateExpression } from './expressions';
@@ -79,7 +80,7 @@ export class DynamoDbConnectionStore extends ConnectionQueries implements Connec
   async saveAuthorization(
     key: ConnectionKey,
     tokens: TokenSet & { refreshToken: string },
-    meta: { reference?: string | undefined; now: number },
+    meta: { reference?: string | undefined; renewal: Renewal; now: number },
   ) {
     const pk = connectionPk(key);
     const expression = updateExpression(
@@ -91,6 +92,8 @@ export class DynamoDbConnectionStore extends ConnectionQueries implements Connec
         accessToken: await this.cipher.seal(tokens.accessToken, key),
         refreshToken: await this.cipher.seal(tokens.refreshToken, key),
         expiresAt: tokens.expiresAt,
+        refreshExpiresAt: meta.renewal.refreshExpiresAt,
+        renewBy: meta.renewal.renewBy,
         scope: tokens.scope,
         connectedAt: meta.now,
         refreshedAt: undefined,
@@ -99,7 +102,7 @@ export class DynamoDbConnectionStore extends ConnectionQueries implements Connec
         gsiProvider: key.provider,
         gsiAccount: `${key.account}#oauth`,
         sweepShard: sweepShardOf(pk),
-        sweepAt: tokens.expiresAt,
+        sweepAt: refreshDeadline({ expiresAt: tokens.expiresAt, renewBy: meta.renewal.renewBy }),
       },
       LEASE_AND_FAILURE,
       ['#version = if_not_exists(#version, :zero) + :one'],
@@ -156,14 +159,17 @@ export class DynamoDbConnectionStore extends ConnectionQueries implements Connec
 
   async completeRefresh(
     key: ConnectionKey,
-    refresh: { version: number; tokens: TokenSet; now: number },
+    refresh: { version: number; tokens: TokenSet; renewal: Renewal; now: number },
   ): Promise<OAuthConnection> {
-    const { tokens } = refresh;
+    const { tokens, renewal } = refresh;
     const set: Record<string, unknown> = {
       status: 'active',
       accessToken: await this.cipher.seal(tokens.accessToken, key),
       expiresAt: tokens.expiresAt,
-      sweepAt: tokens.expiresAt,
+      // undefined removes it: the refresh token now held has no stated expiry.
+      refreshExpiresAt: renewal.refreshExpiresAt,
+      renewBy: renewal.renewBy,
+      sweepAt: refreshDeadline({ expiresAt: tokens.expiresAt, renewBy: renewal.renewBy }),
       sweepShard: sweepShardOf(connectionPk(key)),
       refreshedAt: refresh.now,
       failureCount: 0,

@@ -35,6 +35,8 @@ export function toOAuthRecord(item: Item): OAuthRecord {
     source: 'oauth',
     status: item.status === 'reauthorization_required' ? 'reauthorization_required' : 'active',
     expiresAt: Number(item.expiresAt),
+    refreshExpiresAt: num(item.refreshExpiresAt),
+    renewBy: num(item.renewBy),
     version: Number(item.version),
     leaseOwner: str(item.leaseOwner),
     leaseUntil: num(item.leaseUntil),
@@ -110,6 +112,7 @@ const ttlOf = (keepUntil: number) => ({ [TABLE.ttlAttribute]: Math.ceil(keepUnti
 /** Where a connect flow leads, which a session hands on to each of its OAuth states. */
 const flowTarget = (item: Item) => ({
   provider: item.provider as ProviderId,
+  account: str(item.account),
   returnTo: str(item.returnTo),
   reference: str(item.reference),
 });

@@ -10,7 +10,7 @@ import type { ConnectionKey, OAuthConnection } from '../../../shared/domain/mode
 import type { Clock, ConnectionStore, HttpClient, ProviderResponse } from '../../../shared/domain/ports';
 import { REFRESH_COOLDOWN_MS, type Refresher } from '../../../shared/domain/refresh';
 import { GRANT_RETRY_POLICY, MAX_RETRY_AFTER_SECONDS } from '../../../shared/domain/retry';
-import { fixtureRefresher, type StoreFixture, startStoreFixture } from '../../helpers/store';
+import { fixtureRefresher, renewalFor, type StoreFixture, startStoreFixture } from '../../helpers/store';
 
 let f: StoreFixture;
 let calls: string[];
@@ -73,7 +73,7 @@ async function connected(account: string, expiresInMs: number): Promise<OAuthCon
   await f.store.saveAuthorization(
     key,
     { accessToken: `at-${account}`, refreshToken: `rt-${account}`, expiresAt: wall + expiresInMs },
-    { now: wall },
+    { now: wall, renewal: renewalFor(wall) },
   );
   const stored = await f.store.getOAuth(key);
   if (stored === undefined) throw new Error('not stored');

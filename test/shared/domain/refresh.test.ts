@@ -8,7 +8,7 @@ import { ProviderUnavailableError } from '../../../shared/domain/errors';
 import type { ConnectionKey, LeasedConnection, OAuthConnection } from '../../../shared/domain/model';
 import type { HttpClient, ProviderRequest } from '../../../shared/domain/ports';
 import type { Refresher } from '../../../shared/domain/refresh';
-import { fixtureRefresher, type StoreFixture, startStoreFixture } from '../../helpers/store';
+import { fixtureRefresher, renewalFor, type StoreFixture, startStoreFixture } from '../../helpers/store';
 
 let f: StoreFixture;
 let refresher: Refresher;
@@ -55,7 +55,7 @@ describe('Refresher and the refresh token', () => {
     await f.store.saveAuthorization(
       key,
       { accessToken: 'at-0', refreshToken: 'rt-0', expiresAt: now + 10_000 },
-      { now },
+      { now, renewal: renewalFor(now) },
     );
     for (let round = 0; round < 2; round++) {
       const item = await f.rawItem(key, 'oauth');
@@ -102,7 +102,7 @@ describe('Refresher when the client credentials cannot be read', () => {
     await f.store.saveAuthorization(
       failing,
       { accessToken: 'at-a', refreshToken: 'rt-a', expiresAt: now + 10_000 },
-      { now },
+      { now, renewal: renewalFor(now) },
     );
     const stored = await f.store.getOAuth(failing);
     if (stored === undefined) throw new Error('not stored');
@@ -134,7 +134,7 @@ describe('Refresher.ensureFreshByKey (the sweep)', () => {
     await f.store.saveAuthorization(
       due,
       { accessToken: 'at-s', refreshToken: 'rt-s', expiresAt: now + 60_000 },
-      { now },
+      { now, renewal: renewalFor(now) },
     );
     f.reset();
 
@@ -154,7 +154,7 @@ describe('Refresher.ensureFreshByKey (the sweep)', () => {
     await f.store.saveAuthorization(
       fresh,
       { accessToken: 'at-f', refreshToken: 'rt-f', expiresAt: now + 3_600_000 },
-      { now },
+      { now, renewal: renewalFor(now) },
     );
     f.reset();
 

@@ -16,6 +16,7 @@ import { silentTelemetry } from '../../../shared/domain/telemetry';
 import { TokenService } from '../../../shared/domain/tokens';
 import {
   fixtureRefresher,
+  renewalFor,
   SILENT_LOGGER,
   type StoreFixture,
   startStoreFixture,
@@ -101,7 +102,7 @@ async function connectOAuth(key: ConnectionKey, expiresInMs = 24 * HOUR) {
   await f.store.saveAuthorization(
     key,
     { accessToken: `at-${key.account}`, refreshToken: `rt-${key.account}`, expiresAt: now + expiresInMs },
-    { now },
+    { now, renewal: renewalFor(now) },
   );
 }
 

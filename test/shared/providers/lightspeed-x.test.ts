@@ -114,6 +114,7 @@ describe('parseLightspeedTokenResponse', () => {
 
     // Assess
     expect(tokens).toEqual({
+      account: 'demo-store',
       accessToken: 'lsxs_at_new_4f1c2e',
       refreshToken: 'lsxs_rt_rotated_9a8b7c',
       expiresAt: RECEIVED_AT + 86_400_000,
@@ -403,7 +404,7 @@ describe('lightspeedProvider', () => {
     // Assess
     expect(provider.id).toBe('lightspeed-x');
     expect(provider.displayName).toBe('Lightspeed Retail X-Series');
-    expect(provider.oauth?.callbackAccountParameter).toBe('domain_prefix');
+    expect(provider.oauth?.callbackAccount?.parameter).toBe('domain_prefix');
     expect(provider.oauth?.parseTokenResponse).toBe(parseLightspeedTokenResponse);
     expect(provider.personalTokenMaxDays).toBeUndefined();
   });

@@ -9,6 +9,7 @@ import type { ConnectionKey } from '../../../../shared/domain/model';
 import {
   authorizeIn,
   personalConnection,
+  renewalFor,
   type StoreFixture,
   startStoreFixture,
 } from '../../../helpers/store';
@@ -212,6 +213,7 @@ describe('DynamoDbStore refresh lease', () => {
     const refreshed = await f.store.completeRefresh(key, {
       version: first.version,
       tokens: { accessToken: 'at-new', refreshToken: 'rt-new', expiresAt: now + 2 * HOUR },
+      renewal: renewalFor(now),
       now,
     });
     expect(refreshed).toMatchObject({ accessToken: 'at-new', version: first.version + 1 });
@@ -316,6 +318,7 @@ describe('DynamoDbStore refresh lease', () => {
     await f.store.completeRefresh(key, {
       version: first.version,
       tokens: { accessToken: 'at-2', expiresAt: Date.now() + HOUR },
+      renewal: renewalFor(Date.now()),
       now: Date.now(),
     });
     expect((await f.store.getOAuthRecord(key))?.unconfirmedAt).toBeUndefined();
