@@ -24,6 +24,8 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   { method: 'GET', path: '/openapi.json', group: 'public', access: 'public' },
   { method: 'GET', path: '/connect/{session_id}', group: 'public', access: 'public', browser: true },
   { method: 'GET', path: '/oauth/{provider}/callback', group: 'public', access: 'public', browser: true },
+  // Addition to the contract (v1.1): an installation that starts at the provider (Shopify's app URL).
+  { method: 'GET', path: '/oauth/{provider}/install', group: 'public', access: 'public', browser: true },
   { method: 'GET', path: '/tokens/{provider}/{account}', group: 'tokens', access: 'backend' },
   { method: 'POST', path: '/connect-sessions', group: 'admin', access: 'backend' },
   { method: 'GET', path: '/connections', group: 'admin', access: 'backend' },

@@ -19,6 +19,7 @@ export function adminRoutes(services: Services): RouteTable {
       const input = parseInput(connectSessionBodySchema, parseJsonBody(body), 'body');
       const session = await connect.createSession({
         provider: input.provider,
+        account: input.account,
         returnTo: input.return_to,
         reference: input.reference,
       });

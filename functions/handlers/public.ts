@@ -55,6 +55,18 @@ export function publicRoutes(services: Services): RouteTable {
       return redirect(302, started.location, [cookie(name, value, maxAgeSeconds, started.provider)]);
     },
 
+    // Only for a provider whose installs start on its side, signed with the app's client secret.
+    'GET /oauth/{provider}/install': async ({ path, query }) => {
+      const provider = path.provider ?? '';
+      const started = await services.connect.startInstall({ provider, query });
+      if ('refused' in started) {
+        services.logger.warn('install refused', { provider, reason: started.refused });
+        return page(400, pages.invalid());
+      }
+      const { name, value, maxAgeSeconds } = started.cookie;
+      return redirect(302, started.location, [cookie(name, value, maxAgeSeconds, started.provider)]);
+    },
+
     'GET /oauth/{provider}/callback': async ({ path, query, event }) => {
       const provider = path.provider ?? '';
       const cookies = parseCookies((event.cookies ?? []).join('; '));

@@ -4,8 +4,9 @@
  * Served at `GET /openapi.json`.
  */
 import * as z from 'zod/mini';
-import { ACCOUNT_PATTERN } from '../../shared/domain/model';
-import { PROVIDER_DEFINITIONS, PROVIDER_IDS } from '../../shared/providers';
+import { loadConfig } from '../../shared/config';
+import { ANY_ACCOUNT_PATTERN } from '../../shared/domain/model';
+import { createProviders, PROVIDER_DEFINITIONS, PROVIDER_IDS } from '../../shared/providers';
 import { type RouteSpec, routes } from '../routes';
 import { PUBLIC_ERROR_CODES } from './errors';
 import {
@@ -73,6 +74,15 @@ const errorResponse = (status: number) => ({
     : {}),
 });
 
+/** The query parameters by which the built-in providers' callbacks name the account. */
+const CALLBACK_ACCOUNT_PARAMETERS = [
+  ...new Set(
+    Object.values(createProviders(loadConfig({})))
+      .map((provider) => provider.oauth?.callbackAccount?.parameter)
+      .filter((name): name is string => name !== undefined),
+  ),
+];
+
 const html = (description: string) => ({
   description,
   content: { 'text/html': { schema: { type: 'string' } } },
@@ -123,10 +133,26 @@ function operation(route: RouteSpec): Record<string, unknown> {
           '410': html('unknown, expired or used session'),
         },
       };
+    case 'GET /oauth/{provider}/install':
+      return {
+        summary:
+          "An installation started at the provider (Shopify's app URL), signed with the app's client secret",
+        parameters: ['shop', 'hmac', 'timestamp', 'host'].map((name) => ({
+          name,
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+        })),
+        responses: {
+          '302': { description: "to the provider's authorization page, with the binding cookie" },
+          '400': html('a provider without installs, an invalid shop, a bad or stale signature'),
+        },
+      };
     case 'GET /oauth/{provider}/callback':
       return {
         summary: 'The registered redirect URI',
-        parameters: ['code', 'domain_prefix', 'state', 'error'].map((name) => ({
+        // The account parameters the providers' callbacks carry (lightspeed-x: domain_prefix).
+        parameters: ['code', 'state', 'error', ...CALLBACK_ACCOUNT_PARAMETERS].map((name) => ({
           name,
           in: 'query',
           required: false,
@@ -136,7 +162,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
           '200': html('connected or declined page (session without return_to)'),
           '303': { description: 'to return_to with status=connected|denied, provider, account, reference' },
           '400': html(
-            'missing, unknown, expired or replayed state, no matching cookie, or invalid domain_prefix',
+            "missing, unknown, expired or replayed state, no matching cookie, an invalid account parameter, a bad signature, or another account than the connect session's",
           ),
           '502': html("the provider's token endpoint failed; nothing stored"),
         },
@@ -201,7 +227,14 @@ function pathParameters(route: RouteSpec) {
       name === 'provider'
         ? { type: 'string', enum: [...PROVIDER_IDS] }
         : name === 'account'
-          ? { type: 'string', pattern: ACCOUNT_PATTERN.source }
+          ? {
+              type: 'string',
+              pattern: ANY_ACCOUNT_PATTERN.source,
+              description: `The retailer's id at the provider, in the provider's syntax: ${PROVIDER_DEFINITIONS.map(
+                (definition) =>
+                  `${definition.id}: ${definition.account.syntax} (${definition.account.pattern.source})`,
+              ).join('; ')}`,
+            }
           : { type: 'string' },
   }));
 }

@@ -52,6 +52,9 @@ export interface ConnectionMetadata {
   reference: string | null;
   name?: string | null;
   last_error?: string | null;
+  /** Additions (v1.1), OAuth only: the refresh token's stated expiry, and when the sweep renews it. */
+  refresh_expires_at?: string | null;
+  renew_by?: string | null;
 }
 
 /** Shapes a connection for the API: metadata only, by construction no token field. */
@@ -67,7 +70,11 @@ export function connectionMetadata({ connection, status }: ConnectionView): Conn
     reference: connection.reference ?? null,
   };
   if (connection.source === 'personal') base.name = connection.name ?? null;
-  else base.last_error = connection.lastError ?? null;
+  else {
+    base.last_error = connection.lastError ?? null;
+    base.refresh_expires_at = iso(connection.refreshExpiresAt);
+    base.renew_by = iso(connection.renewBy);
+  }
   return base;
 }
 

@@ -8,8 +8,8 @@
  */
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { ACCOUNT_PATTERN, type ProviderId } from '../../shared/domain/model';
-import { PROVIDER_IDS, type ProviderRegistry } from '../../shared/providers';
+import { type AccountSyntax, ANY_ACCOUNT_PATTERN, type ProviderId } from '../../shared/domain/model';
+import { PROVIDER_DEFINITIONS, PROVIDER_IDS, type ProviderRegistry } from '../../shared/providers';
 import { InvalidRequestError } from './errors';
 
 // zod/mini leaves the default messages to the application (the chainable API loads English itself):
@@ -21,16 +21,39 @@ z.config(en());
 export const providerIdSchema = <const T extends string>(ids: readonly T[]) =>
   z.enum(ids, { error: () => `must be one of ${ids.join(', ')}` });
 export const providerSchema = providerIdSchema(PROVIDER_IDS);
+/**
+ * What every provider's account stays inside; `withAccountSyntax` then checks the provider's own
+ * syntax (contract v1.1). For lightspeed-x and xentral both are the DNS-label rule of v1.0.
+ */
 export const accountSchema = z
   .string()
   .check(
     z.regex(
-      ACCOUNT_PATTERN,
-      'must be a lower-case DNS label (a-z, 0-9, inner hyphens, at most 63 characters)',
+      ANY_ACCOUNT_PATTERN,
+      'must be letters, digits and inner hyphens, at most 63 characters (the provider may allow less)',
     ),
   );
 
-export const connectionPathSchema = z.object({ provider: providerSchema, account: accountSchema });
+/** Checks `account` against the syntax of the object's `provider` (contract v1.1). */
+function accountSyntaxCheck(providers: readonly { readonly id: string; readonly account: AccountSyntax }[]) {
+  return z.superRefine((value: { provider: string; account?: string | undefined }, context) => {
+    const syntax = providers.find((provider) => provider.id === value.provider)?.account;
+    if (syntax === undefined || value.account === undefined) return;
+    if (!syntax.pattern.test(value.account)) {
+      context.issues.push({
+        code: 'custom',
+        path: ['account'],
+        message: `must be ${syntax.syntax}`,
+        input: value.account,
+      });
+    }
+  });
+}
+
+/** `{provider}/{account}` of a route, with the built-ins' account rules. */
+export const connectionPathSchema = z
+  .object({ provider: providerSchema, account: z.string() })
+  .check(accountSyntaxCheck(PROVIDER_DEFINITIONS));
 
 const booleanFlag = z.pipe(
   z.enum(['true', 'false'], { error: () => 'must be true or false' }),
@@ -63,6 +86,8 @@ const printable = (max: number, min?: number) =>
 
 export const connectSessionBodySchema = z.strictObject({
   provider: providerSchema,
+  /** v1.1: required where the provider needs the account before authorization (Shopify's shop). */
+  account: z.optional(accountSchema),
   return_to: z.optional(
     z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).check(z.maxLength(2048)),
   ),
@@ -158,8 +183,13 @@ export function providerRequestSchemas(registry: ProviderRegistry) {
   // The static type names the built-ins; a runtime's registry may hold more (tests add their own).
   const provider = providerIdSchema(Object.keys(registry) as ProviderId[]);
   return {
-    connectionPath: z.extend(connectionPathSchema, { provider }),
-    connectSessionBody: z.extend(connectSessionBodySchema, { provider }),
+    // The provider's own syntax replaces the outer bound, so its message is the one a caller reads.
+    connectionPath: z
+      .object({ provider, account: z.string() })
+      .check(accountSyntaxCheck(Object.values(registry))),
+    connectSessionBody: z
+      .extend(connectSessionBodySchema, { provider, account: z.optional(z.string()) })
+      .check(accountSyntaxCheck(Object.values(registry))),
     listQuery: z.extend(listQuerySchema, { provider: z.optional(provider) }),
   };
 }

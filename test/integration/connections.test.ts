@@ -140,12 +140,17 @@ describe('connections', () => {
         'last_error',
         'provider',
         'reference',
+        'refresh_expires_at',
         'refreshed_at',
+        'renew_by',
         'source',
         'status',
       ].sort(),
     );
     expect(body).toMatchObject({ reference: 'tenant-9', status: 'active', source: 'oauth' });
+    // Lightspeed states no refresh-token expiry: renewed within its 30-day cadence all the same.
+    expect(body.refresh_expires_at).toBeNull();
+    expect(Date.parse(String(body.renew_by)) - Date.now()).toBeGreaterThan(29 * 86_400_000);
     expect(JSON.stringify(body)).not.toContain(token.body.access_token);
   });
 

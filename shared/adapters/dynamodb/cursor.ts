@@ -3,7 +3,7 @@
  * DynamoDB's LastEvaluatedKey inside it; what comes back is checked before DynamoDB sees it.
  */
 import { InvalidInputError } from '../../domain/errors';
-import { ACCOUNT_PATTERN, type ProviderId } from '../../domain/model';
+import { ANY_ACCOUNT_PATTERN, type ProviderId } from '../../domain/model';
 import { PROVIDER_IDS } from '../../providers';
 
 export interface Cursor {
@@ -85,4 +85,5 @@ function providerIndexKey(
 
 const isProviderId = (value: string | undefined, providerIds: readonly ProviderId[]): value is ProviderId =>
   (providerIds as readonly (string | undefined)[]).includes(value);
-const isAccount = (value: string | undefined): boolean => value !== undefined && ACCOUNT_PATTERN.test(value);
+const isAccount = (value: string | undefined): boolean =>
+  value !== undefined && ANY_ACCOUNT_PATTERN.test(value);

@@ -615,7 +615,11 @@ describe('failures on browser routes are pages', () => {
   const BROWSER_ROUTES = routes.filter((route) => route.browser === true).map(routeKey);
 
   it('marks the connect link and the callback as browser routes', () => {
-    expect(BROWSER_ROUTES.sort()).toEqual(['GET /connect/{session_id}', 'GET /oauth/{provider}/callback']);
+    expect(BROWSER_ROUTES.sort()).toEqual([
+      'GET /connect/{session_id}',
+      'GET /oauth/{provider}/callback',
+      'GET /oauth/{provider}/install',
+    ]);
   });
 
   it.each(BROWSER_ROUTES)(

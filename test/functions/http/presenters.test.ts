@@ -72,6 +72,8 @@ describe('presenters', () => {
       refreshed_at: null,
       reference: null,
       last_error: 'timeout',
+      refresh_expires_at: null,
+      renew_by: null,
     });
     expect(JSON.stringify(metadata)).not.toContain('at-secret');
     expect(connectionMetadata({ connection: personal, status: 'expired' })).toMatchObject({
