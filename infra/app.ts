@@ -3,6 +3,7 @@
  * Bundling uses the local esbuild from node_modules, never Docker, so synth works offline.
  */
 import { App } from 'aws-cdk-lib';
+import { PROVIDER_DEFINITIONS } from '../shared/providers';
 import { enableComplianceChecks } from './compliance';
 import { readBrokerContext } from './context';
 import { TokenBrokerStack } from './stack';
@@ -17,9 +18,12 @@ new TokenBrokerStack(app, stackName, {
     : {}),
 });
 if (props.providers === undefined) {
+  const keys = PROVIDER_DEFINITIONS.flatMap((definition) =>
+    definition.oauth === undefined ? [] : [`${definition.oauth.context}ClientId`],
+  );
   process.stderr.write(
-    'token-broker: no lightspeedClientId in the context: OAuth connect is not configured ' +
-      '(personal tokens work). Deploy with -c lightspeedClientId=... to enable it.\n',
+    `token-broker: no client id in the context (${keys.join(', ')}): OAuth connect is not configured ` +
+      `(personal tokens work). Deploy with -c ${keys[0]}=... (one per provider) to enable it.\n`,
   );
 }
 const compliance = enableComplianceChecks(app);
