@@ -16,7 +16,7 @@ import {
   abortOnClose,
   contentTypeIs,
   FORM_TYPE,
-  isRecord,
+  jsonParams,
   NO_STORE,
   nonNegativeInteger,
   pause,
@@ -382,22 +382,4 @@ export class OAuthSimulator extends SimulatorServer implements Controllable {
     const hit = this.tokenWindows.hit(partition, this.now(), limit);
     return hit.over ? new Date(hit.resetAt).toUTCString() : undefined;
   }
-}
-
-/** A JSON object body as string parameters (numbers and booleans as their text); undefined if it is not one. */
-function jsonParams(body: string): URLSearchParams | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(value)) return undefined;
-  const params = new URLSearchParams();
-  for (const [name, field] of Object.entries(value)) {
-    if (typeof field === 'string' || typeof field === 'number' || typeof field === 'boolean') {
-      params.set(name, String(field));
-    } else if (field !== null) return undefined;
-  }
-  return params;
 }
