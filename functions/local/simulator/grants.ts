@@ -63,6 +63,8 @@ export function grant(context: GrantContext, call: TokenCall, omitRefreshToken: 
   const clientId = params.get('client_id');
   const clientSecret = params.get('client_secret');
   const wanted = profile.token.grantOf(call.endpoint, params);
+  if (isTokenError(wanted) && profile.token.grantTypeFirst === true)
+    return { status: wanted.status, error: wanted };
   if (clientId === null || clientId !== context.clientId) return badClient();
   const auth = isTokenError(wanted) ? 'secret' : profile.token.clientAuth(wanted);
   const secretOk = clientSecret !== null && safeEqual(clientSecret, context.clientSecret);

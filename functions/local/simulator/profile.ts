@@ -118,6 +118,8 @@ export interface TokenRules {
   encoding: 'form' | 'json' | 'form-or-json';
   /** A body in another encoding: refused with invalid_request, or read as no parameters at all (R-Series). */
   wrongEncoding: 'refuse' | 'empty';
+  /** Whether a missing or unknown grant type is refused before client authentication (R-Series). */
+  grantTypeFirst?: boolean;
   /** Which grant a call asks for, or why it is refused. */
   grantOf(endpoint: string, params: URLSearchParams): TokenGrant | TokenError;
   /** `secret-unless-pkce`: a PKCE grant may leave client_secret out (Square, Clover low-trust); `id`: client_id alone (Clover refresh). */
