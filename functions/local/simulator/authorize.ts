@@ -1,4 +1,4 @@
-/** The Lightspeed simulator's check of an authorize request, from the URL or the consent form's echo. */
+/** The simulators' check of an authorize request, from the URL or the consent form's echo. */
 import { withParams } from '../../http/url';
 
 export interface AuthorizeRequest {
@@ -22,6 +22,21 @@ export interface RegisteredApp {
   redirectUris: string[];
 }
 
+/** How a provider's authorize endpoint differs from the X-Series one (the defaults). */
+export interface AuthorizeRules {
+  /** Whether `response_type=code` must be sent (Square and Shopify do not ask for it). Default true. */
+  requireResponseType?: boolean;
+  /** Whether redirect_uri may be left out, the first registered one then being used (Square). Default false. */
+  redirectUriOptional?: boolean;
+  /**
+   * `required`: none asked for is answered with access_denied (X-Series); `default`: the given
+   * default scope is used (Square); `none`: the app's permissions are set in its settings (Clover).
+   */
+  scope?: { mode: 'required' } | { mode: 'default'; value: string } | { mode: 'none' };
+  /** How scopes are separated in the request, default white space (Shopify uses commas). */
+  scopeSeparator?: RegExp;
+}
+
 const AUTHORIZE_PARAMS = [
   'response_type',
   'client_id',
@@ -32,7 +47,11 @@ const AUTHORIZE_PARAMS = [
   'code_challenge_method',
 ] as const;
 
-export function checkAuthorize(params: URLSearchParams, app: RegisteredApp): AuthorizeCheck {
+export function checkAuthorize(
+  params: URLSearchParams,
+  app: RegisteredApp,
+  rules: AuthorizeRules = {},
+): AuthorizeCheck {
   for (const name of AUTHORIZE_PARAMS) {
     if (params.getAll(name).length > 1) return { kind: 'error', message: `${name} must be given once` };
   }
@@ -40,14 +59,15 @@ export function checkAuthorize(params: URLSearchParams, app: RegisteredApp): Aut
   if (clientId === null || clientId !== app.clientId) {
     return { kind: 'error', message: 'Unknown client_id: no such application' };
   }
-  const redirectUri = params.get('redirect_uri');
-  if (redirectUri === null || !app.redirectUris.includes(redirectUri)) {
+  const given = params.get('redirect_uri');
+  const redirectUri = given === null && rules.redirectUriOptional === true ? app.redirectUris[0] : given;
+  if (redirectUri === null || redirectUri === undefined || !app.redirectUris.includes(redirectUri)) {
     return {
       kind: 'error',
       message: 'redirect_uri does not match a registered redirect URI of this application',
     };
   }
-  if (params.get('response_type') !== 'code') {
+  if (rules.requireResponseType !== false && params.get('response_type') !== 'code') {
     return { kind: 'error', message: 'response_type must be code' };
   }
   const state = params.get('state');
@@ -64,8 +84,11 @@ export function checkAuthorize(params: URLSearchParams, app: RegisteredApp): Aut
       message: 'code_challenge must be an S256 challenge (code_challenge_method=S256)',
     };
   }
-  const scope = (params.get('scope') ?? '').split(/\s+/).filter((name) => name !== '');
-  if (scope.length === 0) {
+  const scopeRule = rules.scope ?? { mode: 'required' };
+  let scope = (params.get('scope') ?? '').split(rules.scopeSeparator ?? /\s+/).filter((name) => name !== '');
+  if (scopeRule.mode === 'none') scope = [];
+  if (scope.length === 0 && scopeRule.mode === 'default') scope = scopeRule.value.split(' ');
+  if (scope.length === 0 && scopeRule.mode === 'required') {
     return { kind: 'denied', location: withParams(redirectUri, { error: 'access_denied', state }) };
   }
   const request: AuthorizeRequest = { clientId, redirectUri, state, scope: scope.join(' ') };

@@ -1,6 +1,6 @@
 /**
- * The retailer-facing pages of the Lightspeed simulator: the consent form and the error page an
- * authorize request that cannot be redirected gets. No scripts, no external assets.
+ * The merchant-facing pages of the simulators: the consent form and the error page an authorize
+ * request that cannot be redirected gets. No scripts, no external assets.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AuthorizeRequest } from './authorize';
@@ -57,40 +57,70 @@ export function sendPage(res: ServerResponse, status: number, html: string): voi
   send(res, status, 'text/html; charset=utf-8', html, PAGE_HEADERS);
 }
 
-export function sendErrorPage(res: ServerResponse, message: string): void {
+/** How a provider's consent page names itself and the account the person picks. */
+export interface ConsentCopy {
+  /** e.g. 'Lightspeed Retail X-Series', in the pages' notes. */
+  productName: string;
+  /** The heading and title, e.g. 'Connect to Lightspeed Retail'. */
+  title: string;
+  /** The account field's form name and label; `fixed`: known before consent (Shopify's shop), shown, not typed. */
+  field: { name: string; label: string; fixed?: boolean };
+}
+
+const LIGHTSPEED_X_COPY: ConsentCopy = {
+  productName: 'Lightspeed Retail X-Series',
+  title: 'Connect to Lightspeed Retail',
+  field: { name: 'domain_prefix', label: 'Store domain prefix' },
+};
+
+export function sendErrorPage(
+  res: ServerResponse,
+  message: string,
+  copy: ConsentCopy = LIGHTSPEED_X_COPY,
+): void {
   sendPage(
     res,
     400,
     page(
       'Authorization error',
       `<h1>Authorization error</h1>\n<p class="error" role="alert">${escapeHtml(message)}</p>\n` +
-        '<p class="note">Simulated Lightspeed Retail X-Series. The request was not redirected.</p>',
+        `<p class="note">Simulated ${escapeHtml(copy.productName)}. The request was not redirected.</p>`,
     ),
   );
 }
 
-/** The consent form posting to `action`, the domain prefix field prefilled, with `error` beside it. */
+/** The consent form posting to `action`, the account field prefilled, with `error` beside it. */
 export function consentPage(
   action: string,
   request: AuthorizeRequest,
-  domainPrefix: string,
+  account: string,
   error?: string,
+  copy: ConsentCopy = LIGHTSPEED_X_COPY,
+  extraHidden: Record<string, string> = {},
 ): string {
   const hidden = (name: string, value: string) =>
     `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
-  const scopes = request.scope
-    .split(' ')
-    .map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`)
-    .join('');
+  const named = request.scope.split(' ').filter((scope) => scope !== '');
+  const scopes =
+    named.length === 0
+      ? "<li>the permissions set in the application's settings</li>"
+      : named.map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`).join('');
+  const errorId = `${copy.field.name.replace(/_/g, '-')}-error`;
   const alert =
-    error === undefined
-      ? ''
-      : `<p class="error" id="domain-prefix-error" role="alert">${escapeHtml(error)}</p>`;
-  const describedBy =
-    error === undefined ? '' : ' aria-describedby="domain-prefix-error" aria-invalid="true"';
+    error === undefined ? '' : `<p class="error" id="${errorId}" role="alert">${escapeHtml(error)}</p>`;
+  const describedBy = error === undefined ? '' : ` aria-describedby="${errorId}" aria-invalid="true"`;
+  const { name, label } = copy.field;
+  const accountInput = copy.field.fixed
+    ? `<p>${escapeHtml(label)}: <code>${escapeHtml(account)}</code></p>\n${hidden(name, account)}`
+    : `<label for="${name}">${escapeHtml(label)}</label>
+<input type="text" id="${name}" name="${name}" value="${escapeHtml(account)}" required
+ maxlength="63" autocapitalize="none" autocomplete="off" spellcheck="false"${describedBy}>`;
+  const extra = Object.entries(extraHidden)
+    .map(([field, value]) => `${hidden(field, value)}\n`)
+    .join('');
   return page(
-    'Connect to Lightspeed Retail',
-    `<h1>Connect to Lightspeed Retail</h1>
+    escapeHtml(copy.title),
+    `<h1>${escapeHtml(copy.title)}</h1>
 <p>The application <code>${escapeHtml(request.clientId)}</code> asks for access to your store:</p>
 <ul>${scopes}</ul>
 <form method="post" action="${escapeHtml(action)}">
@@ -99,15 +129,13 @@ ${hidden('client_id', request.clientId)}
 ${hidden('redirect_uri', request.redirectUri)}
 ${hidden('state', request.state)}
 ${hidden('scope', request.scope)}
-${request.codeChallenge === undefined ? '' : `${hidden('code_challenge', request.codeChallenge)}\n${hidden('code_challenge_method', 'S256')}\n`}<label for="domain_prefix">Store domain prefix</label>
-<input type="text" id="domain_prefix" name="domain_prefix" value="${escapeHtml(domainPrefix)}" required
- maxlength="63" autocapitalize="none" autocomplete="off" spellcheck="false"${describedBy}>
+${extra}${request.codeChallenge === undefined ? '' : `${hidden('code_challenge', request.codeChallenge)}\n${hidden('code_challenge_method', 'S256')}\n`}${accountInput}
 ${alert}
 <div class="actions">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny" formnovalidate>Deny</button>
 </div>
 </form>
-<p class="note">Simulated Lightspeed Retail X-Series: no real store is involved.</p>`,
+<p class="note">Simulated ${escapeHtml(copy.productName)}: no real store is involved.</p>`,
   );
 }

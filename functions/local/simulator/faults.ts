@@ -1,5 +1,5 @@
 /**
- * Token-endpoint faults of the Lightspeed simulator: their shape, the check of a fault given in code
+ * Token-endpoint faults of the OAuth simulators: their shape, the check of a fault given in code
  * or as JSON to the control endpoint, the FIFO queue they wait in, and how a faulty answer looks.
  */
 import { type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
@@ -17,7 +17,7 @@ export interface FaultOptions {
   grant?: FaultGrant;
 }
 
-/** A misbehaviour of the token endpoint (POST .../api/1.0/token), consumed in FIFO order. */
+/** A misbehaviour of the token endpoints (exchange and refresh), consumed in FIFO order. */
 export type Fault =
   /**
    * An error status. `retryAfter`: the header as given; `retryAfterDateIn`: an HTTP date that many
@@ -31,8 +31,16 @@ export type Fault =
   | (FaultOptions & { kind: 'omit_refresh_token' })
   /** The grant takes effect, then the 200 carries the new refresh token beside an unusable access part. */
   | (FaultOptions & { kind: 'unusable'; variant: UnusableVariant })
-  /** The grant takes effect, but the answer names another store in `domain_prefix`. */
-  | (FaultOptions & { kind: 'foreign_account'; domainPrefix: string });
+  /**
+   * The grant takes effect, but the answer names another store (X-Series `domain_prefix`, Square
+   * `merchant_id`); where the answer names none, the tokens act for that store instead, which the
+   * verify call shows. `domainPrefix` for X-Series, `account` for any profile.
+   */
+  | (FaultOptions & { kind: 'foreign_account'; domainPrefix: string; account?: undefined })
+  | (FaultOptions & { kind: 'foreign_account'; account: string; domainPrefix?: undefined });
+
+/** An account id of any profile: shop names, merchant ids, digits. */
+const ACCOUNT_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$/;
 
 /** How an `unusable` fault spoils the access-token part of a good answer. */
 export const UNUSABLE_VARIANTS = [
@@ -56,14 +64,27 @@ export function spoil(body: Record<string, unknown>, variant: UnusableVariant): 
       return rest;
     }
     case 'expires_in_1e13':
-      return { ...body, expires_in: 1e13 };
+      return withExpiry(body, 1e13);
     case 'expires_in_1e308':
-      return { ...body, expires_in: 1e308 };
+      return withExpiry(body, 1e308);
     case 'control_characters':
       return { ...body, access_token: `${token.slice(0, 8)}\u0001${token.slice(8)}` };
     case 'crlf':
       return { ...body, access_token: `${token}\r\nX-Injected: 1` };
   }
+}
+
+/** An absurd lifetime in whichever field the profile's answer states it. */
+function withExpiry(body: Record<string, unknown>, seconds: number): Record<string, unknown> {
+  // Square states an ISO 8601 instant, Clover epoch seconds, the others `expires_in`.
+  if ('expires_at' in body) {
+    return {
+      ...body,
+      expires_at: seconds > 1e15 ? `+${'9'.repeat(20)}-01-01T00:00:00Z` : '+275760-09-13T00:00:00Z',
+    };
+  }
+  if ('access_token_expiration' in body) return { ...body, access_token_expiration: seconds };
+  return { ...body, expires_in: seconds };
 }
 
 /** Checks a fault from code or from the control endpoint's JSON body; throws a TypeError/RangeError naming the problem. */
@@ -112,6 +133,12 @@ export function parseFault(value: unknown): Fault {
     case 'omit_refresh_token':
       return { ...options, kind: value.kind };
     case 'foreign_account':
+      if (value.account !== undefined && value.domainPrefix === undefined) {
+        if (typeof value.account !== 'string' || !ACCOUNT_PATTERN.test(value.account)) {
+          throw new RangeError('account must be 1-63 letters, digits, dots, hyphens or underscores');
+        }
+        return { ...options, kind: 'foreign_account', account: value.account };
+      }
       if (typeof value.domainPrefix !== 'string' || !DOMAIN_PREFIX_PATTERN.test(value.domainPrefix)) {
         throw new RangeError('domainPrefix must be a DNS label');
       }
@@ -171,13 +198,14 @@ export function sendTruncated(res: ServerResponse): void {
   send(res, 200, 'application/json; charset=utf-8', '{"access_token":"', NO_STORE);
 }
 
-/** An error status as the service or a gateway in front of it would answer it. */
+/** An error status as the service or a gateway in front of it would answer it; `errorBody`: the provider's 4xx shape. */
 export function sendStatusFault(
   res: ServerResponse,
   status: number,
   given: string | undefined,
   now: number,
   dateIn?: number,
+  errorBody?: (status: number, error: 'invalid_client' | 'invalid_request', description: string) => unknown,
 ): void {
   const retryAfter = dateIn === undefined ? given : new Date(now + dateIn * 1000).toUTCString();
   const headers: OutgoingHttpHeaders = { ...NO_STORE };
@@ -194,6 +222,15 @@ export function sendStatusFault(
     // Gateways answer with their own HTML page, not the API's JSON.
     const html = `<html><head><title>${status} ${reason}</title></head><body><h1>${status} ${reason}</h1></body></html>`;
     send(res, status, 'text/html; charset=utf-8', html, headers);
+    return;
+  }
+  if (status < 500 && errorBody !== undefined) {
+    sendJson(
+      res,
+      status,
+      errorBody(status, status === 401 ? 'invalid_client' : 'invalid_request', reason),
+      headers,
+    );
     return;
   }
   const error = status === 401 ? 'invalid_client' : status >= 500 ? 'server_error' : 'invalid_request';

@@ -153,3 +153,21 @@ export async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
     return false;
   }
 }
+
+/** A JSON object body as string parameters (numbers and booleans as their text); undefined if it is not one. */
+export function jsonParams(body: string): URLSearchParams | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(value)) return undefined;
+  const params = new URLSearchParams();
+  for (const [name, field] of Object.entries(value)) {
+    if (typeof field === 'string' || typeof field === 'number' || typeof field === 'boolean') {
+      params.set(name, String(field));
+    } else if (field !== null) return undefined;
+  }
+  return params;
+}
