@@ -33,6 +33,7 @@ import { tokenRoutes } from '../handlers/tokens';
 import { httpPipeline } from '../http/pipeline';
 import { jobPipeline, type Observability } from '../observability';
 import { createServices, type Services } from '../services';
+import { DEMO_SETTINGS, isDemoProvider } from './demo';
 import { ensureTable, LOCAL_CREDENTIALS, SALVAGE_ENV, startEmbeddedDynamoDb } from './dynamodb';
 import { invocationScope } from './invocations';
 import {
@@ -44,6 +45,7 @@ import {
 } from './server';
 import { LightspeedSimulator, XentralSimulator } from './simulator';
 import { demoSimulatorWriter, loadDemoSimulator } from './simulator/persisted';
+import { createProviderSimulator, type OAuthSimulator, type ProviderSimulatorId } from './simulator/profiles';
 
 /** Local-runtime-only variables (documented in the README). */
 export const LOCAL_ENV = {
@@ -61,6 +63,8 @@ export interface LocalBroker {
   readonly services: Services;
   readonly demo: boolean;
   readonly simulator: LightspeedSimulator | undefined;
+  /** In demo mode, the simulator of every simulated OAuth provider, by provider id. */
+  readonly simulators: Readonly<Record<string, OAuthSimulator>>;
   readonly xentralSimulator: XentralSimulator | undefined;
   readonly dynamodbEndpoint: string;
   readonly embeddedDynamoDb: boolean;
@@ -190,8 +194,14 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const keyring = await LocalKeyring.open(join(dataDir, 'keyring.json'));
   const host = env[LOCAL_ENV.host]?.trim() || '127.0.0.1';
 
-  // Demo mode stands in for the one provider a first run needs: Lightspeed, without an app of its own.
-  const demo = initial.providers[lightspeedX.id]?.app?.clientId === undefined;
+  // Demo mode: no simulated provider has an app of its own, so the simulators stand in for all of
+  // them (a real app for one provider alongside simulators for the others would only confuse).
+  const simulated = definitions.filter(
+    (definition) => definition.oauth !== undefined && isDemoProvider(definition.id),
+  );
+  const demo =
+    simulated.length > 0 &&
+    simulated.every((definition) => initial.providers[definition.id]?.app?.clientId === undefined);
   const simulatorStatePath = join(dataDir, 'simulator.json');
   // Before listening, so that a damaged file stops the start with nothing left open.
   const savedSimulator = demo ? await loadDemoSimulator(simulatorStatePath) : undefined;
@@ -222,32 +232,45 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   for (const name of localHostNames(publicUrl, port, host)) allowedHosts.add(name);
 
   let simulator: LightspeedSimulator | undefined;
+  const simulators: Record<string, OAuthSimulator> = {};
   let xentralSimulator: XentralSimulator | undefined;
   // What only the running process knows, filled into the configuration read at start.
   const completion: LocalCompletion = { port, publicUrl, providers: {} };
   let simulatorWriter: ReturnType<typeof demoSimulatorWriter> | undefined;
   if (savedSimulator !== undefined) {
     const { clientSecret } = savedSimulator;
-    const lightspeed: LightspeedSimulator = new LightspeedSimulator({
-      clientId: DEMO_CLIENT_ID,
-      clientSecret,
-      redirectUris: [`${publicUrl}/oauth/lightspeed-x/callback`],
-      accessTokenTtlSeconds: Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 86_400) || 86_400,
-      restore: savedSimulator.tokens,
-      onTokensChanged: () => simulatorWriter?.changed(),
-      controlKey: apiKey,
-    });
+    const ttl = Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 0) || undefined;
+    for (const definition of simulated) {
+      const id = definition.id as ProviderSimulatorId;
+      const options = {
+        clientId: DEMO_CLIENT_ID,
+        clientSecret,
+        redirectUris: [`${publicUrl}/oauth/${id}/callback`],
+        ...(ttl === undefined ? {} : { accessTokenTtlSeconds: ttl }),
+        restore: id === lightspeedX.id ? savedSimulator.tokens : savedSimulator.providers?.[id],
+        onTokensChanged: () => simulatorWriter?.changed(),
+        controlKey: apiKey,
+      };
+      // Lightspeed keeps its own class (tests and the CLI reach it as `broker.simulator`).
+      const played =
+        id === lightspeedX.id ? new LightspeedSimulator(options) : createProviderSimulator(id, options);
+      simulators[id] = played;
+      completion.providers[id] = {
+        settings: DEMO_SETTINGS[id](played.urls(publicUrl)),
+        app: { clientId: DEMO_CLIENT_ID, clientSecret },
+      };
+    }
+    simulator = simulators[lightspeedX.id] as LightspeedSimulator | undefined;
     simulatorWriter = demoSimulatorWriter(simulatorStatePath, () => ({
       clientSecret,
-      tokens: lightspeed.snapshot(),
+      tokens: simulators[lightspeedX.id]?.snapshot() ?? { accessTokens: [], refreshTokens: [] },
+      providers: Object.fromEntries(
+        Object.entries(simulators)
+          .filter(([id]) => id !== lightspeedX.id)
+          .map(([id, played]) => [id, played.snapshot()]),
+      ),
     }));
-    simulator = lightspeed;
     xentralSimulator = new XentralSimulator();
-    const urls = simulator.urls(publicUrl);
-    completion.providers[lightspeedX.id] = {
-      settings: { authorizeUrl: urls.authorizeUrl, tokenUrl: urls.tokenUrl, apiBaseUrl: urls.apiBaseUrl },
-      app: { clientId: DEMO_CLIENT_ID, clientSecret },
-    };
     if (!env[xentral.settings.apiBaseUrl.env]) {
       completion.providers[xentral.id] = {
         settings: { apiBaseUrl: xentralSimulator.urls(publicUrl).apiBaseUrl },
@@ -258,7 +281,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     const app = initial.providers[definition.id]?.app;
     if (definition.oauth === undefined || app?.clientId === undefined || app.clientSecret !== undefined)
       continue;
-    if (demo && definition.id === lightspeedX.id) continue;
+    if (demo && isDemoProvider(definition.id)) continue;
     const names = definition.oauth.env;
     throw new ConfigError(`${names.clientSecret} is required when ${names.clientId} is set`);
   }
@@ -327,7 +350,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
       res.end(JSON.stringify(report));
       return true;
     }
-    if (simulator !== undefined && (await simulator.handle(req, res))) return true;
+    for (const played of Object.values(simulators)) if (await played.handle(req, res)) return true;
     if (xentralSimulator !== undefined && (await xentralSimulator.handle(req, res))) return true;
     return false;
   };
@@ -354,6 +377,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     services,
     demo,
     simulator,
+    simulators,
     xentralSimulator,
     dynamodbEndpoint,
     embeddedDynamoDb: embedded !== undefined,

@@ -1,5 +1,5 @@
 /**
- * Demo mode keeps the Lightspeed simulator's app secret and the tokens it issued in
+ * Demo mode keeps the simulators' app secret and the tokens each issued in
  * `BROKER_DATA_DIR/simulator.json` (0600), so that a store connected before a restart keeps
  * refreshing after it, as it would against the real service. Without this a restart gave the
  * simulator a new secret and no tokens, and every stored connection died on its next refresh.
@@ -11,7 +11,10 @@ import type { LightspeedSimulatorState } from './state';
 
 export interface DemoSimulatorFile {
   readonly clientSecret: string;
+  /** The Lightspeed X-Series simulator's (the only one files written before v1.1 hold). */
   readonly tokens: LightspeedSimulatorState;
+  /** The other simulators', by provider id. */
+  readonly providers?: Readonly<Record<string, LightspeedSimulatorState>>;
 }
 
 /** The saved simulator, or a fresh secret and no tokens when there is no file yet. */
@@ -44,26 +47,36 @@ function parse(text: string): DemoSimulatorFile | undefined {
     return undefined;
   }
   const file = value as Partial<DemoSimulatorFile> | null;
-  const tokens = file?.tokens;
   const ok =
     typeof file?.clientSecret === 'string' &&
     file.clientSecret.length > 0 &&
-    Array.isArray(tokens?.accessTokens) &&
-    tokens.accessTokens.every(
+    isState(file.tokens) &&
+    (file.providers === undefined ||
+      (typeof file.providers === 'object' &&
+        file.providers !== null &&
+        Object.values(file.providers).every(isState)));
+  return ok ? (file as DemoSimulatorFile) : undefined;
+}
+
+function isState(tokens: unknown): tokens is LightspeedSimulatorState {
+  const state = tokens as Partial<LightspeedSimulatorState> | null | undefined;
+  return (
+    Array.isArray(state?.accessTokens) &&
+    state.accessTokens.every(
       ([token, record]) =>
         typeof token === 'string' &&
         typeof record?.domainPrefix === 'string' &&
         typeof record.expiresAt === 'number' &&
         typeof record.revoked === 'boolean',
     ) &&
-    Array.isArray(tokens.refreshTokens) &&
-    tokens.refreshTokens.every(
+    Array.isArray(state.refreshTokens) &&
+    state.refreshTokens.every(
       ([token, record]) =>
         typeof token === 'string' &&
         typeof record?.domainPrefix === 'string' &&
         typeof record.scope === 'string',
-    );
-  return ok ? (file as DemoSimulatorFile) : undefined;
+    )
+  );
 }
 
 /**
