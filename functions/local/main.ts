@@ -1,43 +1,70 @@
 /**
  * `npm start`: the whole broker on this machine. Prints where it is, the API key, a ready connect
- * link and the exact commands to fetch the token afterwards; Ctrl-C stops it cleanly.
+ * link per OAuth provider and the exact commands to fetch the tokens afterwards; Ctrl-C stops it cleanly.
  */
 import { KeyringFileError } from '../../shared/adapters/crypto/local-keyring';
 import { ConfigError, ENV } from '../../shared/config';
-import { lightspeedX } from '../../shared/providers/lightspeed-x';
+import { PROVIDER_DEFINITIONS } from '../../shared/providers';
 import { EmbeddedStoreError } from './dynamodb';
 import { type LocalBroker, startLocalBroker } from './runtime';
 
-function banner(broker: LocalBroker, connectUrl: string | undefined): string {
+/** One OAuth provider the banner offers to connect: its connect link (or why none) and an account. */
+interface ConnectOffer {
+  readonly id: string;
+  readonly displayName: string;
+  readonly needsAccount: boolean;
+  /** The account the demo's consent page suggests, or the provider's example. */
+  readonly account: string;
+  readonly connectUrl: string | undefined;
+}
+
+function banner(broker: LocalBroker, offers: readonly ConnectOffer[]): string {
   const { url, apiKey, config } = broker;
   const auth = `-H "Authorization: Bearer ${apiKey}"`;
-  const account = broker.demo ? 'demo-store' : '<domain_prefix>';
   const keyNote = {
     environment: `from ${ENV.apiKey}`,
     file: `saved in ${config.dataDir}/api-key`,
     generated: `generated and saved in ${config.dataDir}/api-key; set ${ENV.apiKey} to choose your own`,
   }[broker.apiKeySource];
+  const clientIds = PROVIDER_DEFINITIONS.flatMap((definition) =>
+    definition.oauth === undefined ? [] : [definition.oauth.env.clientId],
+  );
   const lines = [
     '',
     `Token broker listening on ${url}`,
     broker.demo
-      ? `Demo mode: ${lightspeedX.oauth.env.clientId} is not set, so a built-in Lightspeed X-Series simulator stands in for the real service.`
-      : `Lightspeed X-Series app ${config.providers[lightspeedX.id]?.app?.clientId}; register this redirect URI: ${url}/oauth/lightspeed-x/callback`,
+      ? `Demo mode: no ${clientIds.join(', ')} is set, so built-in simulators stand in for ${offers.map((offer) => offer.displayName).join(', ')}.`
+      : `OAuth apps: ${offers.map((offer) => `${offer.displayName} (register the redirect URI ${url}/oauth/${offer.id}/callback)`).join('; ') || 'none configured'}`,
     `API key: ${apiKey}  (${keyNote})`,
     `Storage: ${broker.embeddedDynamoDb ? `embedded DynamoDB in ${config.dataDir}/dynamodb` : `DynamoDB at ${broker.dynamodbEndpoint}`}, secrets in ${config.dataDir}/secrets.json`,
     '',
-    '1. Connect a store: open this link in a browser (connects one store, valid 10 minutes)',
-    `   ${connectUrl ?? '(could not create a connect link; see the log above)'}`,
-    '   A new link:',
-    `   curl -s -X POST ${url}/connect-sessions ${auth} -H "content-type: application/json" -d '{"provider":"lightspeed-x"}'`,
-    '',
-    '2. Fetch the token once the page says the store is connected:',
-    `   curl -s ${url}/tokens/lightspeed-x/${account} ${auth}`,
+    '1. Connect a store: open a link in a browser (each connects one store, valid 10 minutes)',
   ];
-  if (broker.demo) {
+  for (const offer of offers) {
+    lines.push(
+      `   ${offer.displayName}: ${offer.connectUrl ?? '(could not create a connect link; see the log above)'}`,
+    );
+  }
+  const first = offers[0];
+  if (first !== undefined) {
+    const body = JSON.stringify({
+      provider: first.id,
+      ...(first.needsAccount ? { account: first.account } : {}),
+    });
+    lines.push(
+      '   A new link (add "account" for a provider that needs it first, e.g. Shopify\'s shop):',
+      `   curl -s -X POST ${url}/connect-sessions ${auth} -H "content-type: application/json" -d '${body}'`,
+      '',
+      '2. Fetch a token once the page says the store is connected:',
+    );
+    for (const offer of offers) {
+      lines.push(`   curl -s ${url}/tokens/${offer.id}/${broker.demo ? offer.account : '<account>'} ${auth}`);
+    }
+  }
+  if (broker.demo && broker.simulators['lightspeed-x'] !== undefined) {
     lines.push(
       '',
-      "3. Use it against the simulator's API:",
+      "3. Use it against the simulator's API (here Lightspeed X-Series):",
       `   TOKEN=$(curl -s ${url}/tokens/lightspeed-x/demo-store ${auth} | node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8")).access_token')`,
       `   curl -s ${url}/_sim/lightspeed-x/demo-store/api/2.0/outlets -H "Authorization: Bearer $TOKEN"`,
     );
@@ -51,6 +78,41 @@ function banner(broker: LocalBroker, connectUrl: string | undefined): string {
     '',
   );
   return lines.join('\n');
+}
+
+/** A connect link for every OAuth provider this broker can connect (all of them in demo mode). */
+async function connectOffers(broker: LocalBroker): Promise<ConnectOffer[]> {
+  const offers: ConnectOffer[] = [];
+  for (const definition of PROVIDER_DEFINITIONS) {
+    const oauth = broker.services.providers[definition.id]?.oauth;
+    if (oauth === undefined || broker.config.providers[definition.id]?.app?.clientId === undefined) continue;
+    const account =
+      broker.simulators[definition.id]?.profile.account.suggestion ?? definition.account.example;
+    let connectUrl: string | undefined;
+    try {
+      // A provider that needs the account first gets the demo's (outside demo mode: none to guess).
+      if (!oauth.accountBeforeAuthorization || broker.demo) {
+        connectUrl = (
+          await broker.services.connect.createSession({
+            provider: definition.id,
+            ...(oauth.accountBeforeAuthorization ? { account } : {}),
+          })
+        ).connectUrl;
+      }
+    } catch (error) {
+      process.stderr.write(
+        `Could not create a ${definition.displayName} connect link: ${(error as Error).message}\n`,
+      );
+    }
+    offers.push({
+      id: definition.id,
+      displayName: definition.displayName,
+      needsAccount: oauth.accountBeforeAuthorization,
+      account,
+      connectUrl,
+    });
+  }
+  return offers;
 }
 
 async function main(): Promise<void> {
@@ -69,13 +131,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  let connectUrl: string | undefined;
-  try {
-    connectUrl = (await broker.services.connect.createSession({ provider: 'lightspeed-x' })).connectUrl;
-  } catch (error) {
-    process.stderr.write(`Could not create a connect link: ${(error as Error).message}\n`);
-  }
-  process.stdout.write(banner(broker, connectUrl));
+  process.stdout.write(banner(broker, await connectOffers(broker)));
 
   let stopping = false;
   const stop = (signal: string) => {
