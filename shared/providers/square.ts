@@ -173,17 +173,14 @@ export function squareProvider({ settings, app }: ProviderConfig<SquareSetting>)
     oauth,
     // One API host for every seller: the token decides whose data it is.
     apiBaseUrl: () => config.apiBaseUrl,
-    // Personal access tokens exist (the Developer Dashboard's); RetrieveTokenStatus is the cheapest
-    // check and needs no scope: 401 UNAUTHORIZED for an expired or invalid token (docs).
-    verifyRequest: (_account, token) => ({
-      url: `${config.tokenUrl}/status`,
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json',
-      },
-      body: '{}',
+    // Personal access tokens exist (the Developer Dashboard's). RetrieveMerchant on the account
+    // itself, not /oauth2/token/status or merchants/me: those accept any seller's token, while this
+    // answers 404 for a seller the token does not know (inference: 403 is possible too, and the
+    // domain takes 403 as valid). Personal tokens carry every permission, MERCHANT_PROFILE_READ too.
+    verifyRequest: (account, token) => ({
+      url: `${config.apiBaseUrl}/merchants/${encodeURIComponent(account)}`,
+      method: 'GET',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
     }),
   };
 }
