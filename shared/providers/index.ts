@@ -6,12 +6,16 @@
  */
 import type { BrokerConfig } from '../config';
 import type { Provider, ProviderRegistry } from '../domain/ports';
+import { clover } from './clover';
 import type { ProviderDefinition } from './definition';
+import { lightspeedR } from './lightspeed-r';
 import { lightspeedX } from './lightspeed-x';
+import { shopify } from './shopify';
+import { square } from './square';
 import { xentral } from './xentral';
 
 /** The built-in providers, in the order listings and help texts show them. */
-export const PROVIDER_DEFINITIONS = [lightspeedX, xentral] as const;
+export const PROVIDER_DEFINITIONS = [lightspeedX, shopify, square, clover, lightspeedR, xentral] as const;
 
 export type BuiltInDefinition = (typeof PROVIDER_DEFINITIONS)[number];
 export type ProviderId = BuiltInDefinition['id'];

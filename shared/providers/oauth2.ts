@@ -18,6 +18,23 @@ export function formPost(url: string, params: Record<string, string>): ProviderR
   };
 }
 
+/**
+ * A token-endpoint POST with a JSON body (Shopify, Square, Clover): parameters only in the body,
+ * never in the query. `headers` adds provider headers (Square-Version).
+ */
+export function jsonPost(
+  url: string,
+  params: Record<string, string | number>,
+  headers: Record<string, string> = {},
+): ProviderRequest {
+  return {
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify(params),
+  };
+}
+
 /** Parses a JSON object body, or undefined (HTML error pages and truncated bodies are common). */
 export function jsonObject(body: string): Record<string, unknown> | undefined {
   try {
@@ -78,13 +95,14 @@ export interface AccountCheck {
 /**
  * Turns a 2xx token-endpoint body into tokens, validated with bounds, or throws:
  * - `account_mismatch` when the answer names another account (nothing of it may be stored);
+ *   `account` is undefined for a provider whose answers never name one (Shopify, Clover);
  * - UnusableTokenAnswerError when the access-token part cannot be used, keeping a usable new
  *   refresh token for the caller to store (the provider has rotated: the old one is gone).
  * `expiry` reads the provider's lifetime fields (seconds from receipt, or undefined when unusable).
  */
 export function parseTokenBody(
   response: ProviderResponse,
-  account: AccountCheck,
+  account: AccountCheck | undefined,
   expiresInSeconds: (body: Record<string, unknown>) => number | undefined,
   refreshExpiresAt?: (body: Record<string, unknown>) => number | undefined,
 ): TokenSet & { account?: string } {
@@ -93,8 +111,8 @@ export function parseTokenBody(
   if (body === undefined) {
     throw new UnusableTokenAnswerError('unreadable token response: not a JSON object', status, undefined);
   }
-  const named = body[account.field];
-  if (named !== undefined && account.expected !== undefined && named !== account.expected) {
+  const named = account === undefined ? undefined : body[account.field];
+  if (named !== undefined && account?.expected !== undefined && named !== account.expected) {
     throw new ProviderError(
       'account_mismatch',
       `the token answer names another ${account.field} than the account asked for`,
