@@ -5,6 +5,7 @@
  * JSON token requests; `expiring: 1` asks for a 1-hour access token with a 90-day refresh token that
  * rotates on every refresh.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DNS_LABEL_ACCOUNT, type TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
 import { defineProvider, type ProviderConfig } from './definition';
@@ -42,18 +43,6 @@ const SHOPIFY_PACING = Object.freeze({
   perSecond: 5,
   basis: 'token-endpoint limit undocumented; hourly refresh per shop (inference)',
 });
-
-/**
- * Node's crypto, fetched when a signature is checked: the registry must load without any import
- * but its own files (test/architecture.test.ts: the client and the CLI read it), and the check is
- * synchronous, so neither a static import nor Web Crypto fits.
- */
-function nodeCrypto(): typeof import('node:crypto') {
-  if (typeof process === 'undefined' || typeof process.getBuiltinModule !== 'function') {
-    throw new Error('checking Shopify signatures needs Node.js 20.16 or later (process.getBuiltinModule)');
-  }
-  return process.getBuiltinModule('node:crypto');
-}
 
 /** `{shop}.myshopify.com`, as Shopify's callbacks and install starts name the shop. */
 const SHOP_DOMAIN = /^([a-z0-9][a-z0-9-]*)\.myshopify\.com$/i;
@@ -105,7 +94,6 @@ export function verifyShopifyQuery(
     return `timestamp more than ${SHOPIFY_HMAC_TOLERANCE_SECONDS} s from now`;
   }
   if (!/^[0-9a-f]{64}$/i.test(hmac)) return 'malformed hmac';
-  const { createHmac, timingSafeEqual } = nodeCrypto();
   const expected = createHmac('sha256', clientSecret).update(shopifySignedString(query)).digest();
   // Both sides are 32 bytes here, as timingSafeEqual requires.
   if (!timingSafeEqual(expected, Buffer.from(hmac, 'hex'))) return 'hmac does not match';

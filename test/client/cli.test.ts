@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, run } from '../../client/cli';
+import { PROVIDER_IDS } from '../../shared/providers';
 import {
   connect,
   openConnectLink,
@@ -237,9 +238,9 @@ describe('token-broker CLI', () => {
   });
 
   it('exits 2 for bad arguments without calling the broker', async () => {
-    const provider = await cli(['token', 'get', 'square', 'shop']);
+    const provider = await cli(['token', 'get', 'toast', 'shop']);
     expect(provider.code).toBe(EXIT.usage);
-    expect(provider.stderr).toContain('lightspeed-x, xentral');
+    expect(provider.stderr).toContain(PROVIDER_IDS.join(', '));
     const limit = await cli(['connections', 'list', '--limit', '500']);
     expect(limit.code).toBe(EXIT.usage);
   });

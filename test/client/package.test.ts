@@ -15,7 +15,14 @@ describe('package entry points', () => {
     ]) {
       expect(error.prototype).toBeInstanceOf(client.TokenBrokerError);
     }
-    expect(client.PROVIDERS).toEqual(['lightspeed-x', 'xentral']);
+    expect(client.PROVIDERS).toEqual([
+      'lightspeed-x',
+      'shopify',
+      'square',
+      'clover',
+      'lightspeed-r',
+      'xentral',
+    ]);
   });
 
   it('declares the token-broker bin as a JS file with a node shebang', async () => {

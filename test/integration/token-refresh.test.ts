@@ -219,7 +219,7 @@ describe('GET /tokens/{provider}/{account}', () => {
     ['/tokens/lightspeed-x/a_b', 'path.account'],
     ['/tokens/lightspeed-x/-lead', 'path.account'],
     [`/tokens/lightspeed-x/${'a'.repeat(64)}`, 'path.account'],
-    ['/tokens/square/shop', 'path.provider'],
+    ['/tokens/toast/shop', 'path.provider'],
     ['/tokens/lightspeed-x/shop?min_valid_seconds=-1', 'query.min_valid_seconds'],
     ['/tokens/lightspeed-x/shop?min_valid_seconds=99999', 'query.min_valid_seconds'],
     ['/tokens/lightspeed-x/shop?force_refresh=yes', 'query.force_refresh'],

@@ -87,11 +87,13 @@ describe('parseInput', () => {
 
   it('names the body field of an unknown provider and lists the known ones', () => {
     // Act
-    const error = refusalOf(connectSessionBodySchema, { provider: 'square' }, 'body');
+    const error = refusalOf(connectSessionBodySchema, { provider: 'toast' }, 'body');
 
     // Assess
     expect(error.field).toBe('body.provider');
-    expect(error.message).toBe('body.provider: must be one of lightspeed-x, xentral');
+    expect(error.message).toBe(
+      'body.provider: must be one of lightspeed-x, shopify, square, clover, lightspeed-r, xentral',
+    );
   });
 
   it('names an unknown query parameter', () => {
