@@ -382,6 +382,7 @@ export class ConnectService {
       const { account: named, ...parsed } = oauth.parseTokenResponse(
         await http(request, EXCHANGE_TIMEOUT_MS),
         expected,
+        'authorization_code',
       );
       if (parsed.refreshToken === undefined) {
         logger.error('code exchange answered without a refresh token', log);

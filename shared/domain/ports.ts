@@ -305,6 +305,8 @@ export interface OAuthAdapter {
   parseTokenResponse(
     response: ProviderResponse,
     account: string | undefined,
+    /** Which grant the answer is for: a provider may refuse them differently (Clover's refresh). */
+    grant: 'authorization_code' | 'refresh_token',
   ): TokenSet & { account?: string };
   /** Where neither the callback nor the token answer names the account. */
   readonly accountLookup?: AccountLookup;

@@ -107,7 +107,8 @@ export class RefreshCall {
     let tokens: TokenSet;
     try {
       tokens = await withRetries(
-        async (timeoutMs) => adapter.parseTokenResponse(await http(request, timeoutMs), key.account),
+        async (timeoutMs) =>
+          adapter.parseTokenResponse(await http(request, timeoutMs), key.account, 'refresh_token'),
         this.policy,
         clock,
         (error, delayMs) =>

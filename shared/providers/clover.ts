@@ -9,6 +9,7 @@
  * `api.eu.clover.com`, LA `www.la.clover.com` / `api.la.clover.com`, sandbox `sandbox.dev.clover.com`
  * / `apisandbox.dev.clover.com`. Docs badge Asia Pacific without a host (unconfirmed).
  */
+import { ProviderError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
@@ -39,13 +40,22 @@ function epochSeconds(value: unknown): number | undefined {
 
 /**
  * Turns a token or refresh response into tokens; throws a classified ProviderError otherwise. The
- * answer names no merchant. Error bodies are undocumented (unconfirmed): only an explicit RFC 6749
- * `invalid_grant` marks the grant dead; any other 4xx is `invalid_client`, so a wrong client id
- * never marks every connection `reauthorization_required` (the refresh carries no secret, so a
- * dead refresh token is the likelier cause of a 4xx there: an open point until the body is known).
+ * answer names no merchant. Error bodies are undocumented (unconfirmed). The refresh endpoint takes
+ * no secret, only the client id and the refresh token, and its refresh tokens are single use: a
+ * 400 or 401 there refuses the refresh token (`invalid_grant`, after the protocol's re-read), since
+ * no client secret is at stake; on the exchange any 4xx but an explicit `invalid_grant` is
+ * `invalid_client`, so a wrong secret reads as what it is. Inference.
  */
-export function parseCloverTokenResponse(response: ProviderResponse): TokenSet {
-  if (response.status < 200 || response.status > 299) throw tokenEndpointFailure(response);
+export function parseCloverTokenResponse(
+  response: ProviderResponse,
+  _account?: string | undefined,
+  grant: 'authorization_code' | 'refresh_token' = 'authorization_code',
+): TokenSet {
+  const { status } = response;
+  if (grant === 'refresh_token' && (status === 400 || status === 401)) {
+    return refusedRefresh(response);
+  }
+  if (status < 200 || status > 299) throw tokenEndpointFailure(response);
   return parseTokenBody(
     response,
     undefined,
@@ -55,6 +65,13 @@ export function parseCloverTokenResponse(response: ProviderResponse): TokenSet {
     },
     (body) => epochSeconds(body.refresh_token_expiration),
   );
+}
+
+function refusedRefresh(response: ProviderResponse): never {
+  const failure = tokenEndpointFailure(response);
+  throw new ProviderError('invalid_grant', `the provider refused the refresh token (${response.status})`, {
+    ...failure.details,
+  });
 }
 
 /** The `clover` provider for a configuration (URLs are configurable for the regions, sandbox, tests and demo). */

@@ -41,7 +41,10 @@ function squareError(error: TokenError, shape: 'errors' | 'legacy'): { status: n
     };
   }
   const category = auth ? 'AUTHENTICATION_ERROR' : 'INVALID_REQUEST_ERROR';
-  const code = auth ? 'UNAUTHORIZED' : 'BAD_REQUEST';
+  // A refused refresh token of the code flow (it never expires) means the seller revoked the
+  // authorization: the v2 code for that, distinct from a wrong client secret (inference).
+  const code =
+    error.error === 'invalid_grant' ? 'ACCESS_TOKEN_REVOKED' : auth ? 'UNAUTHORIZED' : 'BAD_REQUEST';
   return { status, body: { errors: [{ category, code, detail: error.description }] } };
 }
 
