@@ -269,7 +269,7 @@ export class ConnectService {
       });
       return { kind: 'invalid', reason: 'the callback names another account than the connect session' };
     }
-    return this.exchange(provider, account ?? attempt.account, code, attempt);
+    return this.exchange(provider, account, code, attempt);
   }
 
   /** The account a callback's (or install's) query names, if well formed for the provider. */
@@ -352,19 +352,33 @@ export class ConnectService {
 
   /**
    * Exchanges the code, learns the account where the callback did not name it (the token answer,
-   * or one API call), and stores the tokens. `expected`: the account the callback or the session
-   * named, which the answer must not contradict.
+   * or one API call), and stores the tokens. The account the provider connected must be the one
+   * the connect session named, if it named one: else the callback is refused (400) and nothing is
+   * stored, whichever source named the account.
    */
   private async exchange(
     provider: ProviderId,
-    expected: string | undefined,
+    callbackAccount: string | undefined,
     code: string,
     attempt: OAuthState,
   ): Promise<CallbackOutcome> {
     const { providers, http, logger, credentials, clock } = this.deps;
     const { oauth, account: syntax } = providers[provider];
     if (oauth === undefined) throw new Error(`${provider} has no OAuth flow`);
+    // What the requests are built for (Shopify's shop is the token host) and answers checked against.
+    const expected = callbackAccount ?? attempt.account;
     const log = { provider, account: expected ?? null };
+    const sessionMismatch = (answeredAccount: string) => {
+      logger.warn('the provider connected another account than the connect session named; nothing stored', {
+        ...log,
+        account: attempt.account,
+        answeredAccount,
+      });
+      return {
+        kind: 'invalid',
+        reason: 'the provider connected another account than the connect session',
+      } as const;
+    };
     const { returnTo, reference } = attempt;
     const deadline = clock.now() + (this.deps.callbackDeadlineMs ?? CALLBACK_DEADLINE_MS);
     let tokens: TokenSet & { refreshToken: string };
@@ -389,12 +403,17 @@ export class ConnectService {
         return { kind: 'failed', reason: 'the provider answered without a refresh token' };
       }
       tokens = { ...parsed, refreshToken: parsed.refreshToken };
-      answered = expected ?? named;
+      // The provider's own word on the account wins over the session's, which it must then equal.
+      answered = callbackAccount ?? named;
       if (answered === undefined && oauth.accountLookup !== undefined) {
         answered = await this.lookUpAccount(oauth.accountLookup, tokens.accessToken, deadline);
       }
+      answered ??= attempt.account;
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
+      if (error.kind === 'account_mismatch' && callbackAccount === undefined && attempt.account !== undefined) {
+        return sessionMismatch(error.details.answeredAccount ?? 'not an account name');
+      }
       if (error.kind === 'account_mismatch') {
         logger.error('code exchange answered for another account; nothing stored', {
           ...log,
@@ -409,14 +428,7 @@ export class ConnectService {
       logger.error('the provider named no usable account for the new connection; nothing stored', log);
       return { kind: 'failed', reason: 'the provider named no usable account' };
     }
-    if (attempt.account !== undefined && answered !== attempt.account) {
-      logger.warn('the provider connected another account than the connect session named; nothing stored', {
-        ...log,
-        account: attempt.account,
-        answeredAccount: answered,
-      });
-      return { kind: 'invalid', reason: 'the provider connected another account than the connect session' };
-    }
+    if (attempt.account !== undefined && answered !== attempt.account) return sessionMismatch(answered);
     const key: ConnectionKey = { provider, account: answered };
     const previous = await this.previousReference(key);
     const connection = await this.saveTokens(key, tokens, reference, deadline);

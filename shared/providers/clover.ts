@@ -89,9 +89,15 @@ export function cloverProvider({ settings, app }: ProviderConfig<CloverSetting>)
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
       const url = new URL(config.authorizeUrl);
-      // Clover's example carries client_id and redirect_uri only; whether it echoes `state` is
-      // unconfirmed, and the broker's callback cannot complete without it.
-      url.search = new URLSearchParams({ client_id: clientId, redirect_uri: redirectUri, state }).toString();
+      // Clover's example carries client_id and redirect_uri only; `response_type=code` is RFC 6749's
+      // and costs nothing. Whether Clover echoes `state` is unconfirmed, and the broker's callback
+      // cannot complete without it.
+      url.search = new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: redirectUri,
+        state,
+      }).toString();
       return url.toString();
     },
     buildCodeExchange({ code, clientId, clientSecret }) {

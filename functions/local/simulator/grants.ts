@@ -19,6 +19,8 @@ export interface GrantContext {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly accessTokenTtlSeconds: number;
+  /** Shortens the refresh tokens' lifetime where the profile states one (tests of renewal). */
+  readonly refreshTokenTtlSeconds: number | undefined;
   readonly issued: IssuedTokens;
   readonly stats: LightspeedCounters;
   now(): number;
@@ -156,8 +158,9 @@ function exchange(
 }
 
 function refreshExpiry(context: GrantContext, pkce: boolean, issuedAt: number): number | undefined {
-  const seconds = context.profile.token.refreshTokenTtlSeconds?.(pkce);
-  return seconds === undefined ? undefined : issuedAt + seconds * 1000;
+  const stated = context.profile.token.refreshTokenTtlSeconds?.(pkce);
+  if (stated === undefined) return undefined;
+  return issuedAt + Math.min(stated, context.refreshTokenTtlSeconds ?? stated) * 1000;
 }
 
 function refresh(

@@ -75,6 +75,7 @@ export type ConsentDecision = 'deny' | { account: string } | { domainPrefix: str
 export class OAuthSimulator extends SimulatorServer implements Controllable {
   protected readonly now: () => number;
   private accessTokenTtlSeconds: number;
+  private refreshTokenTtlSeconds: number | undefined;
   private tokenLatencyMs = 0;
   protected readonly issued: IssuedTokens;
   private readonly tokenWindows = new RateWindows(TOKEN_RATE_WINDOW_MS);
@@ -124,6 +125,16 @@ export class OAuthSimulator extends SimulatorServer implements Controllable {
   }
 
   /** Lifetime of access tokens issued from now on. */
+  /**
+   * Lifetime of refresh tokens issued from now on, for a profile whose provider states one (Shopify,
+   * Clover); `undefined` goes back to the documented lifetime. Others issue refresh tokens without.
+   */
+  setRefreshTokenTtl(seconds: number | undefined): void {
+    if (seconds !== undefined && (!Number.isSafeInteger(seconds) || seconds < 1))
+      throw new RangeError('refreshTokenTtlSeconds must be ≥ 1');
+    this.refreshTokenTtlSeconds = seconds;
+  }
+
   setAccessTokenTtl(seconds: number): void {
     if (!Number.isSafeInteger(seconds) || seconds < 1)
       throw new RangeError('accessTokenTtlSeconds must be ≥ 1');
@@ -282,6 +293,7 @@ export class OAuthSimulator extends SimulatorServer implements Controllable {
       clientId: this.options.clientId,
       clientSecret: this.options.clientSecret,
       accessTokenTtlSeconds: this.accessTokenTtlSeconds,
+      refreshTokenTtlSeconds: this.refreshTokenTtlSeconds,
       issued: this.issued,
       stats: this.counters,
       now: this.now,

@@ -131,6 +131,28 @@ describe('parseCloverTokenResponse', () => {
     expect(unexplained.message).not.toContain('Unauthorized');
   });
 
+  it.each([400, 401])(
+    'takes a %s from the secret-less refresh endpoint for a refused refresh token, and the exchange’s for the client',
+    (status) => {
+      // Act
+      const refresh = failureOf(() =>
+        parseCloverTokenResponse(response(status, { message: 'Unauthorized' }), MERCHANT, 'refresh_token'),
+      );
+      const exchange = failureOf(() =>
+        parseCloverTokenResponse(
+          response(status, { message: 'Unauthorized' }),
+          MERCHANT,
+          'authorization_code',
+        ),
+      );
+
+      // Assess
+      expect(refresh.kind).toBe('invalid_grant');
+      expect(refresh.details.status).toBe(status);
+      expect(exchange.kind).toBe('invalid_client');
+    },
+  );
+
   it('classifies 429 with retry-after as transient', () => {
     // Act
     const error = failureOf(() => parseCloverTokenResponse(response(429, '', { 'retry-after': '1' })));
@@ -160,7 +182,7 @@ describe('cloverProvider', () => {
     expect(clover.account.pattern.test('4GVWQ4FRDSHB')).toBe(false);
   });
 
-  it('authorizes on the www host with client_id, redirect_uri and state', () => {
+  it('authorizes on the www host with response_type, client_id, redirect_uri and state', () => {
     // Act
     const url = new URL(
       oauthOf().buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
@@ -169,6 +191,7 @@ describe('cloverProvider', () => {
     // Assess
     expect(`${url.origin}${url.pathname}`).toBe('https://www.clover.com/oauth/v2/authorize');
     expect(Object.fromEntries(url.searchParams)).toEqual({
+      response_type: 'code',
       client_id: CLIENT_ID,
       redirect_uri: REDIRECT_URI,
       state: STATE,

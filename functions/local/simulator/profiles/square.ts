@@ -78,7 +78,9 @@ export function squareProfile(options: SquareProfileOptions = {}): SimulatorProf
       const path = segments.join('/');
       if (path === 'oauth2/authorize') return { kind: 'authorize', partition: '' };
       if (path === 'oauth2/token') return { kind: 'token', endpoint: 'token', partition: '' };
-      if (path === 'v2/merchants/me') return { kind: 'api', partition: '', resource: ['merchants', 'me'] };
+      // RetrieveMerchant: `me`, or the seller's own id (another seller's is not found for this token).
+      const merchant = /^v2\/merchants\/(me|[A-Z0-9]{8,32})$/.exec(path);
+      if (merchant?.[1] !== undefined) return { kind: 'api', partition: '', resource: ['merchants', merchant[1]] };
       return undefined;
     },
     urls: (base) => ({
@@ -117,7 +119,7 @@ export function squareProfile(options: SquareProfileOptions = {}): SimulatorProf
       },
       error: (error) => squareError(error, shape),
     },
-    api(req: IncomingMessage, res: ServerResponse, _route, context): void {
+    api(req: IncomingMessage, res: ServerResponse, route, context): void {
       const check = context.checkAccessToken(bearerToken(req), '');
       if (!check.ok) {
         const code =
@@ -134,6 +136,13 @@ export function squareProfile(options: SquareProfileOptions = {}): SimulatorProf
         return;
       }
       const id = check.account;
+      const asked = route.resource[1];
+      if (asked !== 'me' && asked !== id) {
+        sendJson(res, 404, {
+          errors: [{ category: 'INVALID_REQUEST_ERROR', code: 'NOT_FOUND', detail: 'Merchant not found.' }],
+        });
+        return;
+      }
       sendJson(res, 200, {
         merchant: {
           id,
