@@ -5,7 +5,7 @@
  * of one connection that overlap, and refresh tokens presented after they were rotated away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LightspeedSimulator } from '../../functions/local/simulator';
+import type { OAuthSimulator } from '../../functions/local/simulator/profiles';
 import {
   type BrokerPair,
   type BrokerProcess,
@@ -19,7 +19,7 @@ const SKEW_MS = 60_000;
 const auth = { authorization: `Bearer ${API_KEY}` };
 
 let pair: BrokerPair;
-let simulator: LightspeedSimulator;
+let simulator: OAuthSimulator;
 let brokers: readonly BrokerProcess[];
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDynamoDb } from '../../functions/local/dynamodb';
-import type { LightspeedSimulator } from '../../functions/local/simulator';
+import type { OAuthSimulator } from '../../functions/local/simulator/profiles';
 import {
   type BrokerPair,
   type BrokerProcess,
@@ -29,7 +29,7 @@ const auth = { authorization: `Bearer ${API_KEY}` };
 
 let pair: BrokerPair;
 let dynamodb: EmbeddedDynamoDb;
-let simulator: LightspeedSimulator;
+let simulator: OAuthSimulator;
 let a: BrokerProcess;
 let b: BrokerProcess;
 

@@ -4,8 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_SETTINGS } from '../../functions/local/demo';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
-import { LightspeedSimulator, type SimulatorOptions } from '../../functions/local/simulator';
+import type { SimulatorOptions } from '../../functions/local/simulator';
+import {
+  createProviderSimulator,
+  type OAuthSimulator,
+  type ProviderSimulatorId,
+} from '../../functions/local/simulator/profiles';
+import { providerDefinition } from '../../shared/providers';
 
 export interface BrokerProcess {
   readonly url: string;
@@ -28,8 +35,9 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * The environment of a broker process with a Lightspeed app pointed at a standalone simulator, on a
- * shared DynamoDB endpoint (processes sharing it share `dataDir` too: its keyring seals the tokens).
+ * The environment of a broker process with an app of `provider` (default Lightspeed X-Series) pointed
+ * at a standalone simulator, on a shared DynamoDB endpoint (processes sharing it share `dataDir`
+ * too: its keyring seals the tokens). The variables are the provider definition's own.
  */
 export function simulatorBrokerEnv(options: {
   readonly port: number;
@@ -38,18 +46,26 @@ export function simulatorBrokerEnv(options: {
   readonly dynamodbEndpoint: string;
   readonly clientId: string;
   readonly clientSecret: string;
-  readonly urls: { authorizeUrl: string; tokenUrl: string; apiBaseUrl: string };
+  readonly provider?: ProviderSimulatorId;
+  /** The simulator's `urls(origin)`. */
+  readonly urls: Readonly<Record<string, string>>;
 }): Record<string, string> {
+  const id = options.provider ?? 'lightspeed-x';
+  const definition = providerDefinition(id);
+  if (definition.oauth === undefined) throw new Error(`${id} has no OAuth app`);
+  const settings = Object.entries(DEMO_SETTINGS[id](options.urls)).map(([name, value]) => {
+    const setting = definition.settings[name];
+    if (setting === undefined) throw new Error(`${id} has no setting ${name}`);
+    return [setting.env, value];
+  });
   return {
     PORT: String(options.port),
     BROKER_API_KEY: options.apiKey,
     BROKER_DATA_DIR: options.dataDir,
     DYNAMODB_ENDPOINT: options.dynamodbEndpoint,
-    LIGHTSPEED_X_CLIENT_ID: options.clientId,
-    LIGHTSPEED_X_CLIENT_SECRET: options.clientSecret,
-    LIGHTSPEED_X_AUTHORIZE_URL: options.urls.authorizeUrl,
-    LIGHTSPEED_X_TOKEN_URL: options.urls.tokenUrl,
-    LIGHTSPEED_X_API_BASE_URL: options.urls.apiBaseUrl,
+    [definition.oauth.env.clientId]: options.clientId,
+    [definition.oauth.env.clientSecret]: options.clientSecret,
+    ...Object.fromEntries(settings),
   };
 }
 
@@ -116,19 +132,21 @@ export async function spawnBroker(
  */
 export async function connectThroughProcess(
   broker: BrokerProcess,
-  simulator: LightspeedSimulator,
+  simulator: OAuthSimulator,
   apiKey: string,
   account: string,
+  provider: ProviderSimulatorId = 'lightspeed-x',
 ): Promise<string> {
+  // The account goes into every session: the callback must then name the same one.
   const session = await fetch(`${broker.url}/connect-sessions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ provider: 'lightspeed-x' }),
+    body: JSON.stringify({ provider, account }),
   });
   const { connect_url } = (await session.json()) as { connect_url: string };
   const link = await fetch(connect_url, { redirect: 'manual' });
   const cookie = (link.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const callback = simulator.consent(link.headers.get('location') ?? '', { domainPrefix: account });
+  const callback = simulator.consent(link.headers.get('location') ?? '', { account });
   const done = await fetch(callback, { headers: { cookie }, redirect: 'manual' });
   await done.text();
   if (done.status !== 200) throw new Error(`connecting ${account} answered ${done.status}`);
@@ -138,7 +156,7 @@ export async function connectThroughProcess(
 /** Two broker processes on one DynamoDB endpoint, one data folder and one standalone simulator. */
 export interface BrokerPair {
   readonly dynamodb: EmbeddedDynamoDb;
-  readonly simulator: LightspeedSimulator;
+  readonly simulator: OAuthSimulator;
   readonly brokers: readonly [BrokerProcess, BrokerProcess];
   readonly dataDir: string;
   /** Stops both (the first with `firstSignal`), the simulator and DynamoDB, and removes the folder. */
@@ -155,15 +173,18 @@ export async function startBrokerPair(options: {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly env: Record<string, string>;
+  /** Default Lightspeed X-Series. */
+  readonly provider?: ProviderSimulatorId;
   readonly simulator?: Partial<SimulatorOptions>;
   readonly clockSkewMs?: readonly [number | undefined, number | undefined];
 }): Promise<BrokerPair> {
   const dynamodb = await startEmbeddedDynamoDb(undefined);
   const ports = [await freePort(), await freePort()];
-  const simulator = new LightspeedSimulator({
+  const provider = options.provider ?? 'lightspeed-x';
+  const simulator = createProviderSimulator(provider, {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
-    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/lightspeed-x/callback`),
+    redirectUris: ports.map((port) => `http://localhost:${port}/oauth/${provider}/callback`),
     ...options.simulator,
   });
   const urls = simulator.urls(await simulator.listen());
@@ -180,6 +201,7 @@ export async function startBrokerPair(options: {
             dynamodbEndpoint: dynamodb.endpoint,
             clientId: options.clientId,
             clientSecret: options.clientSecret,
+            provider,
             urls,
           }),
           ...options.env,

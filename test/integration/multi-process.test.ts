@@ -4,7 +4,7 @@
  * nothing either process logs may contain a token, a code, the client secret or an API key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LightspeedSimulator } from '../../functions/local/simulator';
+import type { OAuthSimulator } from '../../functions/local/simulator/profiles';
 import {
   type BrokerPair,
   type BrokerProcess,
@@ -18,7 +18,7 @@ const CLIENT_SECRET = 'race-client-secret-9f8e7d6c5b4a';
 const ACCOUNTS = ['race-a', 'race-b', 'race-c'];
 
 let pair: BrokerPair;
-let simulator: LightspeedSimulator;
+let simulator: OAuthSimulator;
 let brokers: readonly BrokerProcess[] = [];
 /** Every secret value the test saw; none may appear in any log line. */
 const secrets = new Set<string>([API_KEY, CLIENT_SECRET]);
