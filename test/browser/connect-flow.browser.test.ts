@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isDemoProvider } from '../../functions/local/demo';
 import { startEmbeddedDynamoDb } from '../../functions/local/dynamodb';
+import { PROVIDER_DEFINITIONS } from '../../shared/providers';
 import { DynamoFaultProxy } from '../faults/dynamo-proxy';
 import { createSession, startTestBroker, type TestBroker, type TokenBody } from '../helpers/broker';
 import {
@@ -30,6 +32,14 @@ import {
 if (!browserInstalled && !browserRequired) console.warn(SKIP_MESSAGE);
 
 const CALLBACK = /\/oauth\/lightspeed-x\/callback\?/;
+
+/**
+ * The OAuth providers the demo simulates, chosen as the runtime chooses them (a test below checks
+ * they are exactly `broker.simulators`): a provider added to the registry and the demo is covered.
+ */
+const SIMULATED_PROVIDERS = PROVIDER_DEFINITIONS.filter(
+  (definition) => definition.oauth !== undefined && isDemoProvider(definition.id),
+).map((definition) => definition.id);
 
 /** The SaaS app's page that `return_to` points at: a tiny loopback server recording what arrives. */
 interface ReturnApp {
@@ -377,5 +387,77 @@ describe.runIf(runBrowserTests)('connect flow in a browser', () => {
     expectNothingLeftLoopback();
     expect(recorder.consoleErrors).toEqual([]);
     expect((await broker.json<TokenBody>('/tokens/lightspeed-x/returning-store')).status).toBe(200);
+  });
+
+  describe('every simulated OAuth provider', () => {
+    // A broker of its own: connecting each demo account must not touch the stores the tests above expect.
+    let demo: TestBroker;
+
+    beforeAll(async () => {
+      demo = await startTestBroker();
+    });
+
+    afterAll(async () => {
+      await demo?.close();
+    });
+
+    it('plays exactly the providers these tests walk through', () => {
+      expect(Object.keys(demo.broker.simulators).sort()).toEqual([...SIMULATED_PROVIDERS].sort());
+      expect(SIMULATED_PROVIDERS.length).toBeGreaterThanOrEqual(5);
+    });
+
+    it.each(SIMULATED_PROVIDERS)(
+      'lets a person connect a %s demo store: consent page, Allow, the connected page, then the token',
+      async (id) => {
+        // Prepare
+        const simulator = demo.broker.simulators[id];
+        if (simulator === undefined) throw new Error(`the demo plays no ${id} simulator`);
+        const { copy, account: accountRule } = simulator.profile;
+        const account = accountRule.suggestion;
+        const provider = demo.broker.services.providers[id];
+        const session = await createSession(demo, {
+          provider: id,
+          ...(provider.oauth?.accountBeforeAuthorization === true ? { account } : {}),
+        });
+        await openBrowser();
+
+        // Act: the connect link leads to the provider's consent page.
+        const consent = await page.goto(session.connect_url);
+
+        // Assess: the simulator's page, its account field prefilled with the demo account.
+        expect(consent?.status()).toBe(200);
+        expect(new URL(page.url()).pathname.startsWith(`/_sim/${id}/`)).toBe(true);
+        const h1 = page.getByRole('heading', { level: 1 });
+        expect(await h1.count()).toBe(1);
+        expect(await h1.textContent()).toBe(copy.title);
+        expect(await page.locator(`input[name="${copy.field.name}"]`).inputValue()).toBe(account);
+        if (copy.field.fixed === true) {
+          expect(await page.getByRole('main').textContent()).toContain(`${copy.field.label}: ${account}`);
+        } else {
+          expect(await page.getByLabel(copy.field.label, { exact: true }).inputValue()).toBe(account);
+        }
+
+        // Act: the person clicks Allow without typing anything.
+        const callbackPath = new RegExp(`/oauth/${id}/callback\\?`);
+        const [callback] = await Promise.all([
+          page.waitForResponse((response) => callbackPath.test(response.url())),
+          page.getByRole('button', { name: 'Allow', exact: true }).click(),
+        ]);
+        await page.waitForLoadState('load');
+
+        // Assess: the broker's connected page, and the token through the API.
+        await expectRetailerPage(callback, 200, 'Your store is connected');
+        await expect
+          .poll(() => page.getByRole('main').textContent())
+          .toContain(`${provider.displayName} store "${account}" is now connected.`);
+        await screenshot(`connected-${id}-desktop`);
+        expectNothingLeftLoopback();
+        expect(recorder.consoleErrors).toEqual([]);
+        const token = await demo.json<TokenBody>(`/tokens/${id}/${account}`);
+        expect(token.status).toBe(200);
+        expect(token.body).toMatchObject({ provider: id, account, source: 'oauth' });
+        expect(token.body.access_token.length).toBeGreaterThanOrEqual(16);
+      },
+    );
   });
 });
