@@ -50,6 +50,22 @@ function accountSyntaxCheck(providers: readonly { readonly id: string; readonly 
   });
 }
 
+/** `account` is required on a connect session of a provider that needs it before authorization. */
+function accountFirstCheck(registry: ProviderRegistry) {
+  return z.superRefine((value: { provider: string; account?: string | undefined }, context) => {
+    const provider = Object.hasOwn(registry, value.provider)
+      ? registry[value.provider as ProviderId]
+      : undefined;
+    if (provider?.oauth?.accountBeforeAuthorization !== true || value.account !== undefined) return;
+    context.issues.push({
+      code: 'custom',
+      path: ['account'],
+      message: `is required for ${provider.id}, which needs the account before authorization (${provider.account.syntax})`,
+      input: value.account,
+    });
+  });
+}
+
 /** `{provider}/{account}` of a route, with the built-ins' account rules. */
 export const connectionPathSchema = z
   .object({ provider: providerSchema, account: z.string() })
@@ -189,7 +205,7 @@ export function providerRequestSchemas(registry: ProviderRegistry) {
       .check(accountSyntaxCheck(Object.values(registry))),
     connectSessionBody: z
       .extend(connectSessionBodySchema, { provider, account: z.optional(z.string()) })
-      .check(accountSyntaxCheck(Object.values(registry))),
+      .check(accountSyntaxCheck(Object.values(registry)), accountFirstCheck(registry)),
     listQuery: z.extend(listQuerySchema, { provider: z.optional(provider) }),
   };
 }

@@ -313,7 +313,9 @@ describe('POST /connect-sessions for shopify', () => {
     });
     expect(status).toBe(400);
     expect(body).toMatchObject({ error: 'invalid_request' });
-    expect(String(body.message)).toMatch(/\baccount\b/);
+    expect(String(body.message)).toBe(
+      'body.account: is required for shopify, which needs the account before authorization (a lower-case DNS label (a-z, 0-9, inner hyphens, at most 63 characters))',
+    );
   });
 
   it('refuses a shop that is not a lower-case DNS label, naming the rule', async () => {

@@ -34,7 +34,7 @@ const document = openApiDocument('https://broker.example.com') as unknown as Doc
 
 describe('OpenAPI document', () => {
   it('reads the contract tables it checks against', () => {
-    expect(contractRoutes.length).toBe(10);
+    expect(contractRoutes.length).toBe(11);
     expect(contractErrors.map((e) => e.code)).toEqual([
       'invalid_request',
       'unauthorized',

@@ -80,7 +80,8 @@ export function squareProfile(options: SquareProfileOptions = {}): SimulatorProf
       if (path === 'oauth2/token') return { kind: 'token', endpoint: 'token', partition: '' };
       // RetrieveMerchant: `me`, or the seller's own id (another seller's is not found for this token).
       const merchant = /^v2\/merchants\/(me|[A-Z0-9]{8,32})$/.exec(path);
-      if (merchant?.[1] !== undefined) return { kind: 'api', partition: '', resource: ['merchants', merchant[1]] };
+      if (merchant?.[1] !== undefined)
+        return { kind: 'api', partition: '', resource: ['merchants', merchant[1]] };
       return undefined;
     },
     urls: (base) => ({
