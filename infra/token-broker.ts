@@ -298,7 +298,14 @@ export class TokenBroker extends Construct {
 function configuredProviders(props: TokenBrokerProps): ConfiguredProvider[] {
   return (
     Object.entries(props.providers ?? {}) as [OAuthProviderId, OAuthClientOptions | undefined][]
-  ).flatMap(([id, options]) =>
-    options === undefined ? [] : [{ id, settings: OAUTH_PROVIDERS[id], options }],
-  );
+  ).flatMap(([id, options]) => {
+    if (options === undefined) return [];
+    // A JavaScript caller's typo would otherwise deploy without that app, or fail deep in the synth.
+    if (!Object.hasOwn(OAUTH_PROVIDERS, id)) {
+      throw new Error(
+        `providers.${id}: no OAuth provider has this id (known: ${Object.keys(OAUTH_PROVIDERS).join(', ')})`,
+      );
+    }
+    return [{ id, settings: OAUTH_PROVIDERS[id], options }];
+  });
 }
