@@ -19,6 +19,7 @@ import {
   functionStatements,
   type Json,
   type Resource,
+  render,
   type Statement,
   type Synth,
   synthBroker,
@@ -184,6 +185,15 @@ describe('every OAuth provider configured, secrets created and imported', () => 
       expect(outputs, id).toHaveProperty(`${pascal}RedirectUri`);
       expect(outputs, id).toHaveProperty(`${pascal}ClientSecretArn`);
     }
+  });
+
+  it('outputs the install URL (the app URL to register) only for providers whose installs start on their side', () => {
+    const outputs = synth.template.toJSON().Outputs as Record<string, { Value: Json }>;
+    expect(Object.keys(outputs).filter((key) => key.endsWith('InstallUrl'))).toEqual(['ShopifyInstallUrl']);
+    expect(render(outputs.ShopifyInstallUrl?.Value)).toMatch(
+      /^<BrokerApi\w+\.ApiEndpoint>\/oauth\/shopify\/install$/,
+    );
+    expect(Object.keys(synth.stack.broker.installUrls)).toEqual(['shopify']);
   });
 
   it('serves GET (and HEAD) /oauth/{provider}/install without IAM auth, like the callback, on the public function', () => {
