@@ -155,6 +155,7 @@ export class TokenBrokerClient {
       path: '/connect-sessions',
       body: {
         provider: input.provider,
+        ...(input.account === undefined ? {} : { account: input.account }),
         ...(input.returnTo === undefined ? {} : { return_to: input.returnTo }),
         ...(input.reference === undefined ? {} : { reference: input.reference }),
       },

@@ -41,6 +41,10 @@ export interface ConnectionMetadata {
   readonly name?: string | null;
   /** OAuth: the last refresh error code, e.g. `invalid_grant`. */
   readonly last_error?: string | null;
+  /** OAuth (v1.1): ISO date-time when the refresh token expires, if the provider states it; else null. */
+  readonly refresh_expires_at?: string | null;
+  /** OAuth (v1.1): ISO date-time by which the sweep renews the refresh token, or null. */
+  readonly renew_by?: string | null;
 }
 
 /** `POST /connect-sessions`. */
@@ -65,6 +69,12 @@ export interface GetTokenOptions {
 
 export interface CreateConnectSessionInput {
   readonly provider: Provider;
+  /**
+   * The account being connected (v1.1), in the provider's own syntax. Required where the provider
+   * needs it before authorization (Shopify: the shop); for the others, when given, the account the
+   * provider names must equal it, else nothing is stored.
+   */
+  readonly account?: string;
   /** Where the browser goes when the flow ends; its origin must be in BROKER_RETURN_TO_ORIGINS. */
   readonly returnTo?: string;
   /** Your own id for the retailer, handed back on `return_to` and kept on the connection. */

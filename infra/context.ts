@@ -9,21 +9,30 @@ import { PROVIDER_DEFINITIONS } from '../shared/providers';
 import type { TokenBrokerStackProps } from './stack';
 import type { OAuthClientOptions, OAuthProviderId } from './token-broker';
 
+const PROVIDER_KEY_SUFFIXES = ['ClientId', 'ClientSecretArn', 'Scopes'] as const;
+type ProviderKeySuffix = (typeof PROVIDER_KEY_SUFFIXES)[number];
+
+/** A complete secret ARN ends in the 6 random characters Secrets Manager appends to the name. */
+const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+
 /** Each OAuth provider's keys, named after its definition's `oauth.context` (`lightspeedClientId`, …). */
 const PROVIDER_CONTEXT_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
-  PROVIDER_DEFINITIONS.flatMap(({ oauth }) =>
+  PROVIDER_DEFINITIONS.flatMap(({ displayName, oauth }) =>
     oauth === undefined
       ? []
       : [
           [
             `${oauth.context}ClientId`,
-            `${oauth.portalName} OAuth client id; without it OAuth connect is not configured`,
+            `${displayName}: OAuth client id from the ${oauth.portalName}; without it ${displayName} OAuth connect is not configured`,
           ],
           [
             `${oauth.context}ClientSecretArn`,
-            'complete ARN of an existing secret holding the client secret (default: created)',
+            `${displayName}: complete ARN of an existing secret holding the client secret (default: one is created)`,
           ],
-          [`${oauth.context}Scopes`, 'space- or comma-separated scopes (default: the broker read-only set)'],
+          [
+            `${oauth.context}Scopes`,
+            `${displayName}: space- or comma-separated scopes like ${oauth.scopes.example} (default: ${oauth.scopes.default.join(' ')})`,
+          ],
         ],
   ),
 );
@@ -51,6 +60,23 @@ export const CONTEXT_KEYS = {
 export type ContextKey =
   | Exclude<keyof typeof CONTEXT_KEYS, number>
   | `${string}${'ClientId' | 'ClientSecretArn' | 'Scopes'}`;
+
+/**
+ * A key shaped like a provider key that no provider has (`lightspeedXClientId`, `ShopifyClientId`)
+ * would be ignored and deploy the broker without that app: refuse it, naming the keys that exist.
+ */
+function rejectUnknownProviderKeys(node: Node): void {
+  const shape = new RegExp(`(?:${PROVIDER_KEY_SUFFIXES.join('|')})$`);
+  for (const key of Object.keys(node.getAllContext())) {
+    if (!shape.test(key) || Object.hasOwn(PROVIDER_CONTEXT_KEYS, key) || key.includes(':')) continue;
+    const clientIds = Object.keys(PROVIDER_CONTEXT_KEYS).filter((known) => known.endsWith('ClientId'));
+    throw new Error(
+      `context ${key} names no OAuth provider; the providers' keys are <provider>ClientId, ` +
+        `<provider>ClientSecretArn and <provider>Scopes with <provider> one of ` +
+        `${clientIds.map((known) => known.slice(0, -'ClientId'.length)).join(', ')}`,
+    );
+  }
+}
 
 export interface BrokerContext {
   readonly stackName: string;
@@ -88,18 +114,31 @@ export function readBrokerContext(node: Node): BrokerContext {
   };
 
   const stackName = text('stackName') ?? 'TokenBroker';
+  rejectUnknownProviderKeys(node);
   const providers: Partial<Record<OAuthProviderId, OAuthClientOptions>> = {};
   for (const { id, oauth } of PROVIDER_DEFINITIONS) {
     if (oauth === undefined) continue;
-    const key = (suffix: 'ClientId' | 'ClientSecretArn' | 'Scopes'): ContextKey =>
-      `${oauth.context}${suffix}`;
+    const key = (suffix: ProviderKeySuffix): ContextKey => `${oauth.context}${suffix}`;
     const clientId = text(key('ClientId'));
     const clientSecretArn = text(key('ClientSecretArn'));
     const scopes = list(key('Scopes'), /[\s,]+/);
-    if (clientId === undefined && (clientSecretArn !== undefined || scopes !== undefined)) {
-      throw new Error(`context ${key('ClientSecretArn')}/${key('Scopes')} need ${key('ClientId')}`);
+    if (clientId === undefined) {
+      const given = [
+        clientSecretArn === undefined ? [] : [key('ClientSecretArn')],
+        scopes === undefined ? [] : [key('Scopes')],
+      ].flat();
+      if (given.length > 0)
+        throw new Error(
+          `context ${given.join(' and ')} need ${key('ClientId')} (the ${oauth.portalName} OAuth client id)`,
+        );
+      continue;
     }
-    if (clientId === undefined) continue;
+    if (clientSecretArn !== undefined && !SECRET_COMPLETE_ARN.test(clientSecretArn)) {
+      throw new Error(
+        `context ${key('ClientSecretArn')} must be the complete ARN of a Secrets Manager secret ` +
+          `(arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>), got "${clientSecretArn}"`,
+      );
+    }
     providers[id as OAuthProviderId] = {
       clientId,
       ...(clientSecretArn !== undefined ? { clientSecretArn } : {}),

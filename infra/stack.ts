@@ -48,6 +48,11 @@ export class TokenBrokerStack extends Stack {
         uri,
         `Register exactly this redirect URI for ${provider} in the provider's developer portal`,
       ]),
+      ...Object.entries(broker.installUrls).map(([provider, uri]): [string, string, string] => [
+        `${pascal(provider)}InstallUrl`,
+        uri,
+        `Register exactly this as the ${provider} app URL: installs started on the provider's side land here`,
+      ]),
       ...Object.entries(broker.clientSecrets).map(([provider, secret]): [string, string, string] => [
         `${pascal(provider)}ClientSecretArn`,
         secret.secretArn,

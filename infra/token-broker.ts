@@ -24,8 +24,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../shared/config';
-import { type OAuthProviderId, PROVIDER_DEFINITIONS } from '../shared/providers';
+import { ENV, loadConfig } from '../shared/config';
+import { createProviders, type OAuthProviderId, PROVIDER_DEFINITIONS } from '../shared/providers';
 import { clientSecretEnvironment, FUNCTION_ACCESS, grantAccess } from './broker/access';
 import { createAlarms, createAlarmTopic } from './broker/alarms';
 import { BrokerApi } from './broker/api';
@@ -155,6 +155,11 @@ export class TokenBroker extends Construct {
   readonly clientSecrets: Readonly<Partial<Record<OAuthProviderId, ISecret>>>;
   /** `${publicUrl}/oauth/{provider}/callback` of every configured OAuth provider. */
   readonly redirectUris: Readonly<Partial<Record<OAuthProviderId, string>>>;
+  /**
+   * `${publicUrl}/oauth/{provider}/install` of every configured provider whose installs may start on
+   * its side (Shopify: the app URL registered in the Partner Dashboard).
+   */
+  readonly installUrls: Readonly<Partial<Record<OAuthProviderId, string>>>;
   readonly alarmTopic: Topic;
   /** Receives failed sweep invocations, from the scheduler and from the function's async invocation. */
   readonly deadLetterQueue: Queue;
@@ -205,6 +210,15 @@ export class TokenBroker extends Construct {
           provider,
           `${this.publicUrl}/oauth/${provider}/callback`,
         ]),
+      ),
+    );
+    // Whether installs start at the provider is a fact of its behaviour; default settings tell it.
+    const behaviours = createProviders(loadConfig({}));
+    this.installUrls = Object.freeze(
+      Object.fromEntries(
+        Object.keys(clientSecrets)
+          .filter((provider) => behaviours[provider as OAuthProviderId].oauth?.startsInstalls === true)
+          .map((provider) => [provider, `${this.publicUrl}/oauth/${provider}/install`]),
       ),
     );
     this.deadLetterQueue = createDeadLetterQueue(this);
@@ -298,7 +312,14 @@ export class TokenBroker extends Construct {
 function configuredProviders(props: TokenBrokerProps): ConfiguredProvider[] {
   return (
     Object.entries(props.providers ?? {}) as [OAuthProviderId, OAuthClientOptions | undefined][]
-  ).flatMap(([id, options]) =>
-    options === undefined ? [] : [{ id, settings: OAUTH_PROVIDERS[id], options }],
-  );
+  ).flatMap(([id, options]) => {
+    if (options === undefined) return [];
+    // A JavaScript caller's typo would otherwise deploy without that app, or fail deep in the synth.
+    if (!Object.hasOwn(OAUTH_PROVIDERS, id)) {
+      throw new Error(
+        `providers.${id}: no OAuth provider has this id (known: ${Object.keys(OAUTH_PROVIDERS).join(', ')})`,
+      );
+    }
+    return [{ id, settings: OAUTH_PROVIDERS[id], options }];
+  });
 }

@@ -1,7 +1,6 @@
 /** `token-broker connections list|show|delete`: connection metadata, never a token. */
 
 import { type Command, Option } from 'commander';
-import { PROVIDER_DEFINITIONS } from '../../shared/providers';
 import {
   CONNECTION_STATUSES,
   type ConnectionMetadata,
@@ -54,15 +53,12 @@ export function registerConnections(program: Command, cli: CliContext): void {
         cli.note(`More connections: add --all, or --next-token ${page.next_token}`);
       }
     });
-  accountCommand(
-    connections,
-    'show',
-    'show the connection a token fetch would use',
-    `the account (${PROVIDER_DEFINITIONS.map((p) => p.account.description).join(', ')})`,
-  ).action(async (provider: Provider, account: string, _options: unknown, command: Command) => {
-    const connection = await (await cli.client(command)).getConnection(provider, account);
-    cli.output(connection, () => connectionFields(connection, cli.now()));
-  });
+  accountCommand(connections, 'show', 'show the connection a token fetch would use').action(
+    async (provider: Provider, account: string, _options: unknown, command: Command) => {
+      const connection = await (await cli.client(command)).getConnection(provider, account);
+      cli.output(connection, () => connectionFields(connection, cli.now()));
+    },
+  );
   accountCommand(connections, 'delete', 'forget a connection and its tokens (OAuth and personal)').action(
     deleteAction(
       cli,

@@ -4,6 +4,7 @@ import { TokenBrokerClient } from '../client';
 import type { SecretSource } from '../secret-input';
 import { resolveTarget, type Target, UsageError } from '../target';
 import { PROVIDERS, type Provider } from '../types';
+import { accountHelp, listing, PROVIDER_HELP, type ProviderHelp } from './providers';
 
 export interface CliIo {
   readonly stdin: SecretSource;
@@ -83,10 +84,9 @@ export class CliContext {
   }
 }
 
-/** The `<provider>` argument, limited to the providers the broker knows. */
-export function providerArgument(): Argument {
-  const ids = [...PROVIDERS];
-  return new Argument('<provider>', `${ids.slice(0, -1).join(', ')} or ${ids.at(-1)}`).choices(ids);
+/** The `<provider>` argument, limited to the providers the broker knows (or those of `ids`). */
+export function providerArgument(ids: readonly Provider[] = PROVIDERS): Argument {
+  return new Argument('<provider>', listing(ids)).choices(ids);
 }
 
 /** A subcommand of `parent` on one connection: `<provider> <account>`. */
@@ -94,13 +94,14 @@ export function accountCommand(
   parent: Command,
   name: string,
   description: string,
-  accountHelp = 'the account',
+  options: { readonly providers?: readonly ProviderHelp[] } = {},
 ): Command {
+  const providers = options.providers ?? PROVIDER_HELP;
   return parent
     .command(name)
     .description(description)
-    .addArgument(providerArgument())
-    .argument('<account>', accountHelp);
+    .addArgument(providerArgument(providers.map((p) => p.id)))
+    .argument('<account>', accountHelp(providers));
 }
 
 /** The action of a `delete` subcommand: `remove`, then a confirmation (`deleted: true` in JSON). */

@@ -3,16 +3,31 @@ import { type Command, Option } from 'commander';
 import { readSecret } from '../secret-input';
 import { type ConnectionMetadata, PROVIDERS, type Provider } from '../types';
 import { accountCommand, type CliContext, deleteAction } from './context';
+import { listing, PROVIDER_HELP } from './providers';
 import { connectionFields, personalTokenTable } from './render';
+
+/** The providers that take personal tokens (the broker refuses `PUT` for the others). */
+const PERSONAL = PROVIDER_HELP.filter((p) => p.personalTokens);
+
+/** `Lightspeed X-Series, Xentral; not Lightspeed R-Series`: who takes personal tokens and who does not. */
+function personalProviders(): string {
+  const none = PROVIDER_HELP.filter((p) => !p.personalTokens);
+  const names = listing(
+    PERSONAL.map((p) => p.displayName),
+    'and',
+  );
+  return none.length === 0 ? names : `${names}; not ${listing(none.map((p) => p.displayName))}`;
+}
 
 export function registerPersonalToken(program: Command, cli: CliContext): void {
   const personal = program
     .command('personal-token')
-    .description('store, delete and list personal tokens (Lightspeed personal tokens, Xentral PATs)');
+    .description(`store, delete and list personal tokens (${personalProviders()})`);
   accountCommand(
     personal,
     'put',
     'store or replace a personal token, read from stdin or a hidden prompt (never an argument)',
+    { providers: PERSONAL },
   )
     .option('--name <name>', 'a label, e.g. "ERP sync"')
     .option('--expires-at <date-time>', 'when the token expires (ISO 8601, e.g. 2027-03-01T00:00:00Z)')

@@ -42,8 +42,15 @@ export function connectionFields(c: ConnectionMetadata, now: number): string {
     ['reference', c.reference ?? '-'],
     ['name', c.source === 'personal' ? (c.name ?? '-') : undefined],
     ['last_error', c.source === 'oauth' ? (c.last_error ?? '-') : undefined],
+    // v1.1: a broker before it leaves them out; null means the provider states no refresh expiry.
+    ['refresh_expires_at', c.source === 'oauth' ? optionalWhen(c.refresh_expires_at, now) : undefined],
+    ['renew_by', c.source === 'oauth' ? optionalWhen(c.renew_by, now) : undefined],
   ]);
 }
+
+/** An optional date: left out when absent, `-` when null. */
+const optionalWhen = (iso: string | null | undefined, now: number) =>
+  iso === undefined ? undefined : when(iso, now, '-');
 
 /** A token, a field per line. */
 export function tokenFields(t: TokenResponse, now: number): string {

@@ -10,9 +10,10 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, run } from '../../client/cli';
-import { PROVIDER_IDS } from '../../shared/providers';
+import { PROVIDER_DEFINITIONS, PROVIDER_IDS } from '../../shared/providers';
 import {
   connect,
+  openCallback,
   openConnectLink,
   startTestBroker,
   TEST_API_KEY,
@@ -102,6 +103,68 @@ describe('token-broker CLI', () => {
     expect(session.connect_url).toBe(`${t.url}/connect/${session.id}`);
     expect(Date.parse(session.expires_at)).toBeGreaterThan(Date.now());
     expect((await openConnectLink(session.connect_url)).location).toContain('response_type=code');
+  });
+
+  it('passes --account to the session: a Shopify link goes to that shop, and the shop comes back on the connection', async () => {
+    const created = await cli(['connect-link', 'shopify', '--account', 'cli-shop', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const auth = await openConnectLink(parse<{ connect_url: string }>(created.stdout).connect_url);
+    expect(auth.location).toContain('cli-shop');
+    const shopify = t.broker.simulators.shopify;
+    if (shopify === undefined) throw new Error('the test broker has no Shopify simulator');
+    const callback = await openCallback(shopify.consent(auth.location, { account: 'cli-shop' }), auth.cookie);
+    await callback.text();
+
+    const json = await cli(['connections', 'show', 'shopify', 'cli-shop', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const metadata = parse<{ refresh_expires_at: string | null; renew_by: string | null }>(json.stdout);
+    expect(metadata).toMatchObject({ provider: 'shopify', account: 'cli-shop', source: 'oauth' });
+    expect(Date.parse(String(metadata.renew_by))).toBeGreaterThan(Date.now());
+    const human = await cli(['connections', 'show', 'shopify', 'cli-shop']);
+    expect(human.stdout).toMatch(/^renew_by\s+\S+Z \(in \d+d \d+h\)$/m);
+    expect(human.stdout).toMatch(/^refresh_expires_at\s+(?:-|\S+Z \(in .+\))$/m);
+  });
+
+  it('gets the broker’s invalid_request, naming the account, for a Shopify link without --account', async () => {
+    const { code, stderr } = await cli(['connect-link', 'shopify']);
+    expect(code).toBe(EXIT.usage);
+    expect(stderr).toMatch(/^token-broker: invalid_request: .*account/);
+  });
+
+  it('hands an account in the wrong syntax to the broker, whose message states the provider’s rule', async () => {
+    const square = PROVIDER_DEFINITIONS.find((d) => d.id === 'square');
+    const { code, stderr } = await cli(['connect-link', 'square', '--account', 'not-a-merchant', '--json']);
+    expect(code).toBe(EXIT.usage);
+    expect(parse<{ error: string; message: string }>(stderr)).toMatchObject({
+      error: 'invalid_request',
+      message: expect.stringContaining(square?.account.syntax ?? 'no square definition'),
+    });
+  });
+
+  it('offers connect links and personal tokens only for the providers that have them', async () => {
+    const link = await cli(['connect-link', 'xentral']);
+    expect(link.code).toBe(EXIT.usage);
+    expect(link.stderr).toContain('Allowed choices are lightspeed-x, shopify, square, clover, lightspeed-r');
+    const put = await cli(['personal-token', 'put', 'lightspeed-r', '123456'], { stdin: 'a-token\n' });
+    expect(put.code).toBe(EXIT.usage);
+    expect(put.stderr).toContain("value 'lightspeed-r' is invalid for argument 'provider'");
+  });
+
+  it('describes every provider’s account, and which need it first, in the help from the registry', async () => {
+    const { stdout } = await cli(['connect-link', '--help']);
+    const help = stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('--account <account> the account being connected; required for shopify;');
+    expect(help).toContain('optional for lightspeed-x, square, clover and lightspeed-r');
+    for (const definition of PROVIDER_DEFINITIONS.filter((d) => d.oauth !== undefined)) {
+      expect(help).toContain(
+        `${definition.id}: ${definition.account.description}, e.g. ${definition.account.example}`,
+      );
+    }
+    expect(help).toContain('token-broker connect-link shopify --account demo-shop');
+    const show = (await cli(['connections', 'show', '--help'])).stdout.replace(/\s+/g, ' ');
+    for (const definition of PROVIDER_DEFINITIONS) expect(show).toContain(definition.account.description);
+    const personal = (await cli(['personal-token', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(personal).toContain('not Lightspeed Retail R-Series');
   });
 
   it('lists connections as an aligned table', async () => {

@@ -13,7 +13,14 @@ import {
   TokenBrokerError,
   TokenExpiredError,
 } from '../../client';
-import { connect, openConnectLink, startTestBroker, TEST_API_KEY, type TestBroker } from '../helpers/broker';
+import {
+  connect,
+  openCallback,
+  openConnectLink,
+  startTestBroker,
+  TEST_API_KEY,
+  type TestBroker,
+} from '../helpers/broker';
 
 let t: TestBroker;
 
@@ -263,6 +270,25 @@ describe('management routes', () => {
     expect(Date.parse(session.expires_at)).toBeGreaterThan(Date.now());
     const auth = await openConnectLink(session.connect_url);
     expect(auth.state.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('sends the account with the session: a Shopify link authorizes on that shop, the connection has v1.1 metadata', async () => {
+    const { client } = countingClient();
+    await expect(client.createConnectSession({ provider: 'shopify' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      status: 400,
+    });
+    const session = await client.createConnectSession({ provider: 'shopify', account: 'client-shop' });
+    const auth = await openConnectLink(session.connect_url);
+    expect(auth.location).toContain('client-shop');
+    const shopify = t.broker.simulators.shopify;
+    if (shopify === undefined) throw new Error('the test broker has no Shopify simulator');
+    await (
+      await openCallback(shopify.consent(auth.location, { account: 'client-shop' }), auth.cookie)
+    ).text();
+    const connection = await client.getConnection('shopify', 'client-shop');
+    expect(connection).toHaveProperty('refresh_expires_at');
+    expect(Date.parse(connection.renew_by ?? '')).toBeGreaterThan(Date.now());
   });
 
   it('lists connections page by page and follows next_token through every page', async () => {
