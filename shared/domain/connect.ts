@@ -411,7 +411,11 @@ export class ConnectService {
       answered ??= attempt.account;
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
-      if (error.kind === 'account_mismatch' && callbackAccount === undefined && attempt.account !== undefined) {
+      if (
+        error.kind === 'account_mismatch' &&
+        callbackAccount === undefined &&
+        attempt.account !== undefined
+      ) {
         return sessionMismatch(error.details.answeredAccount ?? 'not an account name');
       }
       if (error.kind === 'account_mismatch') {
