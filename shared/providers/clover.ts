@@ -14,7 +14,7 @@ import type { TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
-import { expiresInField, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
+import { authorizationUrl, expiresInField, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
 /**
  * Docs: 50 requests/s and 10 concurrent per app (16/s and 5 concurrent per token). The token
@@ -88,17 +88,15 @@ export function cloverProvider({ settings, app }: ProviderConfig<CloverSetting>)
     pacing: CLOVER_PACING,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
-      const url = new URL(config.authorizeUrl);
       // Clover's example carries client_id and redirect_uri only; `response_type=code` is RFC 6749's
       // and costs nothing. Whether Clover echoes `state` is unconfirmed, and the broker's callback
       // cannot complete without it.
-      url.search = new URLSearchParams({
+      return authorizationUrl(config.authorizeUrl, {
         response_type: 'code',
         client_id: clientId,
         redirect_uri: redirectUri,
         state,
-      }).toString();
-      return url.toString();
+      });
     },
     buildCodeExchange({ code, clientId, clientSecret }) {
       return jsonPost(config.tokenUrl, { client_id: clientId, client_secret: clientSecret, code });

@@ -10,7 +10,14 @@ import type { TokenSet } from '../domain/model';
 import type { AccountLookup, OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
-import { expiresInField, formPost, jsonObject, parseTokenBody, tokenEndpointFailure } from './oauth2';
+import {
+  authorizationUrl,
+  expiresInField,
+  formPost,
+  jsonObject,
+  parseTokenBody,
+  tokenEndpointFailure,
+} from './oauth2';
 import { parseRetryAfter } from './retry-after';
 
 /** The broker's default scopes (`LIGHTSPEED_R_SCOPES` replaces them); R-Series has no read-only ones. */
@@ -116,16 +123,14 @@ export function lightspeedRProvider({
     pacing: LIGHTSPEED_R_PACING,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, state }) {
-      const url = new URL(config.authorizeUrl);
       // No redirect_uri (docs): the code goes to the one registered for the client, and then the
       // exchange must not carry one either (RFC 6749 §4.1.3).
-      url.search = new URLSearchParams({
+      return authorizationUrl(config.authorizeUrl, {
         response_type: 'code',
         client_id: clientId,
         scope: config.scopes.join(' '),
         state,
-      }).toString();
-      return url.toString();
+      });
     },
     buildCodeExchange({ code, clientId, clientSecret }) {
       return formPost(config.tokenUrl, {

@@ -8,7 +8,7 @@ import { DNS_LABEL_ACCOUNT, type TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
-import { expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
+import { authorizationUrl, expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
 /** The broker's read-only default scopes (`LIGHTSPEED_X_SCOPES` replaces them). */
 export const DEFAULT_LIGHTSPEED_SCOPES = [
@@ -73,15 +73,13 @@ export function lightspeedProvider({ settings, app }: ProviderConfig<LightspeedS
     pacing: LIGHTSPEED_X_PACING,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
-      const url = new URL(config.authorizeUrl);
-      url.search = new URLSearchParams({
+      return authorizationUrl(config.authorizeUrl, {
         response_type: 'code',
         client_id: clientId,
         redirect_uri: redirectUri,
         state,
         scope: config.scopes.join(' '),
-      }).toString();
-      return url.toString();
+      });
     },
     buildCodeExchange({ account, code, clientId, clientSecret, redirectUri }) {
       if (account === undefined) throw new Error('a Lightspeed code exchange needs the domain prefix');

@@ -8,6 +8,13 @@ import { ANY_ACCOUNT_PATTERN, type TokenSet } from '../domain/model';
 import type { ProviderRequest, ProviderResponse } from '../domain/ports';
 import { parseRetryAfter } from './retry-after';
 
+/** An authorization URL: `base` (a configured URL) with exactly `params` as its query. */
+export function authorizationUrl(base: string, params: Record<string, string>): string {
+  const url = new URL(base);
+  url.search = new URLSearchParams(params).toString();
+  return url.toString();
+}
+
 /** A token-endpoint POST: parameters only in an x-www-form-urlencoded body, never in the query. */
 export function formPost(url: string, params: Record<string, string>): ProviderRequest {
   return {

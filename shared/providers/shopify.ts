@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DNS_LABEL_ACCOUNT, type TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
 import { defineProvider, type ProviderConfig } from './definition';
-import { expiresInField, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
+import { authorizationUrl, expiresInField, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
 /** The broker's read-only default scopes (`SHOPIFY_SCOPES` replaces them). */
 export const DEFAULT_SHOPIFY_SCOPES = [
@@ -137,15 +137,13 @@ export function shopifyProvider({ settings, app }: ProviderConfig<ShopifySetting
     pacing: SHOPIFY_PACING,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state, account }) {
-      const url = new URL(fillShop(config.authorizeUrl, shopOf(account, 'authorization')));
       // No `grant_options[]`: without `per-user` Shopify issues the offline token the broker keeps.
-      url.search = new URLSearchParams({
+      return authorizationUrl(fillShop(config.authorizeUrl, shopOf(account, 'authorization')), {
         client_id: clientId,
         scope: config.scopes.join(','),
         redirect_uri: redirectUri,
         state,
-      }).toString();
-      return url.toString();
+      });
     },
     buildCodeExchange({ account, code, clientId, clientSecret }) {
       // `expiring: 1`: without it Shopify issues a non-expiring token with no refresh token.

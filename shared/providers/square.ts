@@ -9,7 +9,7 @@ import { ProviderError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
 import type { OAuthAdapter, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
 import { defineProvider, type ProviderConfig } from './definition';
-import { jsonObject, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
+import { authorizationUrl, jsonObject, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
 /** The broker's read-only default scopes (`SQUARE_SCOPES` replaces them). */
 export const DEFAULT_SQUARE_SCOPES = [
@@ -139,16 +139,14 @@ export function squareProvider({ settings, app }: ProviderConfig<SquareSetting>)
     pacing: SQUARE_PACING,
     scopes: config.scopes,
     buildAuthorizationUrl({ clientId, redirectUri, state }) {
-      const url = new URL(config.authorizeUrl);
       // `session=false` makes the seller log in, so the connection is made by the account they choose.
-      url.search = new URLSearchParams({
+      return authorizationUrl(config.authorizeUrl, {
         client_id: clientId,
         scope: config.scopes.join(' '),
         session: 'false',
         state,
         redirect_uri: redirectUri,
-      }).toString();
-      return url.toString();
+      });
     },
     buildCodeExchange({ code, clientId, clientSecret, redirectUri }) {
       return jsonPost(config.tokenUrl, {
