@@ -1,43 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
-import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
+import { UnusableTokenAnswerError } from '../../../shared/domain/errors';
 import { createProviders } from '../../../shared/providers';
-import { clover, cloverProvider, parseCloverTokenResponse } from '../../../shared/providers/clover';
+import { clover, parseCloverTokenResponse } from '../../../shared/providers/clover';
 import { EXPIRES_IN_RANGE } from '../../../shared/providers/oauth2';
+import { behaviourOf, failureOf, oauthOf, RECEIVED_AT, response, STATE } from './support';
 
-const RECEIVED_AT = Date.parse('2026-05-01T08:00:00Z');
 const NOW_S = RECEIVED_AT / 1000;
 const CLIENT_ID = 'CLOVERAPP0123';
 const CLIENT_SECRET = 'clover-secret-abcdef';
 const REDIRECT_URI = 'https://broker.example.com/oauth/clover/callback';
-const STATE = 'Zk3q9T1mXc0vB7nLpW2sR8yH4dJ6aF5eGuK';
 const MERCHANT = '4GVWQ4FRDSHB1';
-
-function response(status: number, body: unknown, headers: Record<string, string> = {}): ProviderResponse {
-  return {
-    status,
-    headers: new Headers(headers),
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    receivedAt: RECEIVED_AT,
-  };
-}
-
-function failureOf(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw new Error(`expected a ProviderError, got ${String(error)}`);
-  }
-  throw new Error('expected a ProviderError, nothing was thrown');
-}
-
-function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
-  const oauth = cloverProvider(loadConfig(env).providers.clover!).oauth;
-  if (oauth === undefined) throw new Error('clover must support OAuth');
-  return oauth;
-}
 
 /** The documented four-field answer: both expiries in epoch seconds. */
 const answer = {
@@ -185,7 +158,7 @@ describe('cloverProvider', () => {
   it('authorizes on the www host with response_type, client_id, redirect_uri and state', () => {
     // Act
     const url = new URL(
-      oauthOf().buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
+      oauthOf(clover).buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
     );
 
     // Assess
@@ -200,7 +173,7 @@ describe('cloverProvider', () => {
 
   it('posts the code exchange as JSON with the secret to the token URL, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildCodeExchange({
+    const request = oauthOf(clover).buildCodeExchange({
       account: MERCHANT,
       code: 'clover-code',
       clientId: CLIENT_ID,
@@ -222,7 +195,7 @@ describe('cloverProvider', () => {
 
   it('posts the refresh to its own endpoint with client_id and refresh_token only', () => {
     // Act
-    const request = oauthOf().buildRefresh({
+    const request = oauthOf(clover).buildRefresh({
       account: MERCHANT,
       refreshToken: 'clvr-refresh-old',
       clientId: CLIENT_ID,
@@ -245,7 +218,7 @@ describe('cloverProvider', () => {
       CLOVER_REFRESH_URL: 'https://api.eu.clover.com/oauth/v2/refresh',
       CLOVER_API_BASE_URL: 'https://api.eu.clover.com/v3/merchants/{merchant_id}',
     };
-    const provider = cloverProvider(loadConfig(env).providers.clover!);
+    const provider = behaviourOf(clover, env);
 
     // Act
     const refresh = provider.oauth!.buildRefresh({

@@ -1,49 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
-import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
+import { UnusableTokenAnswerError } from '../../../shared/domain/errors';
 import { createProviders } from '../../../shared/providers';
 import {
   DEFAULT_LIGHTSPEED_R_SCOPES,
   lightspeedR,
-  lightspeedRProvider,
   parseLightspeedRAccount,
   parseLightspeedRTokenResponse,
 } from '../../../shared/providers/lightspeed-r';
+import { failureOf, formFields, oauthOf, RECEIVED_AT, response, STATE } from './support';
 
-const RECEIVED_AT = Date.parse('2026-05-01T08:00:00Z');
 const CLIENT_ID = 'lsr-client-0123';
 const CLIENT_SECRET = 'lsr-secret-abcdef';
 const REDIRECT_URI = 'https://broker.example.com/oauth/lightspeed-r/callback';
-const STATE = 'Zk3q9T1mXc0vB7nLpW2sR8yH4dJ6aF5eGuK';
-
-function response(status: number, body: unknown, headers: Record<string, string> = {}): ProviderResponse {
-  return {
-    status,
-    headers: new Headers(headers),
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    receivedAt: RECEIVED_AT,
-  };
-}
-
-function failureOf(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw new Error(`expected a ProviderError, got ${String(error)}`);
-  }
-  throw new Error('expected a ProviderError, nothing was thrown');
-}
-
-function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
-  const oauth = lightspeedRProvider(loadConfig(env).providers['lightspeed-r']!).oauth;
-  if (oauth === undefined) throw new Error('lightspeed-r must support OAuth');
-  return oauth;
-}
-
-const formFields = (body: string | undefined): Record<string, string> =>
-  Object.fromEntries(new URLSearchParams(body ?? ''));
 
 describe('parseLightspeedRTokenResponse', () => {
   it('reads an RFC 6749 answer with expires_in from receipt', () => {
@@ -176,7 +145,7 @@ describe('lightspeedRProvider', () => {
 
   it('looks the account up on Account.json with the new token as Bearer', () => {
     // Act
-    const request = oauthOf().accountLookup!.request('lsr-access-1');
+    const request = oauthOf(lightspeedR).accountLookup!.request('lsr-access-1');
 
     // Assess
     expect(request).toEqual({
@@ -189,7 +158,11 @@ describe('lightspeedRProvider', () => {
   it('authorizes with response_type=code, space-separated scopes and state, without redirect_uri', () => {
     // Act
     const url = new URL(
-      oauthOf().buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
+      oauthOf(lightspeedR).buildAuthorizationUrl({
+        clientId: CLIENT_ID,
+        redirectUri: REDIRECT_URI,
+        state: STATE,
+      }),
     );
 
     // Assess
@@ -204,7 +177,7 @@ describe('lightspeedRProvider', () => {
 
   it('posts the code exchange form-encoded, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildCodeExchange({
+    const request = oauthOf(lightspeedR).buildCodeExchange({
       account: undefined,
       code: 'lsr-code',
       clientId: CLIENT_ID,
@@ -227,7 +200,7 @@ describe('lightspeedRProvider', () => {
 
   it('posts the refresh form-encoded without scope, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildRefresh({
+    const request = oauthOf(lightspeedR).buildRefresh({
       account: '123456',
       refreshToken: 'lsr-refresh-old',
       clientId: CLIENT_ID,
@@ -247,7 +220,7 @@ describe('lightspeedRProvider', () => {
 
   it('uses configured URLs (the simulator)', () => {
     // Prepare
-    const oauth = oauthOf({
+    const oauth = oauthOf(lightspeedR, {
       LIGHTSPEED_R_TOKEN_URL: 'http://127.0.0.1:9400/_sim/lightspeed-r/auth/oauth/token',
       LIGHTSPEED_R_ACCOUNT_URL: 'http://127.0.0.1:9400/_sim/lightspeed-r/API/V3/Account.json',
     });

@@ -1,54 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
 import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
+import type { ProviderResponse } from '../../../shared/domain/ports';
 import { createProviders } from '../../../shared/providers';
 import {
   DEFAULT_LIGHTSPEED_SCOPES,
-  lightspeedProvider,
+  lightspeedX,
   parseLightspeedTokenResponse,
 } from '../../../shared/providers/lightspeed-x';
 import { EXPIRES_IN_RANGE } from '../../../shared/providers/oauth2';
+import { behaviourOf, failureOf, formFields, oauthOf, RECEIVED_AT, response, STATE } from './support';
 
-// A whole second, so HTTP dates (second precision) round-trip exactly.
-const RECEIVED_AT = Date.parse('2026-05-01T08:00:00Z');
 const CLIENT_ID = 'client-id-0123';
 const CLIENT_SECRET = 'client-secret-abcdef';
 const REDIRECT_URI = 'https://broker.example.com/oauth/lightspeed-x/callback';
-const STATE = 'Zk3q9T1mXc0vB7nLpW2sR8yH4dJ6aF5eGuK';
-
-function response(
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-  receivedAt = RECEIVED_AT,
-): ProviderResponse {
-  return {
-    status,
-    headers: new Headers(headers),
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    receivedAt,
-  };
-}
-
-function failureOf(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw new Error(`expected a ProviderError, got ${String(error)}`);
-  }
-  throw new Error('expected a ProviderError, nothing was thrown');
-}
-
-function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
-  const oauth = lightspeedProvider(loadConfig(env).providers['lightspeed-x']!).oauth;
-  if (oauth === undefined) throw new Error('lightspeed-x must support OAuth');
-  return oauth;
-}
-
-const formFields = (body: string | undefined): Record<string, string> =>
-  Object.fromEntries(new URLSearchParams(body ?? ''));
 
 /** Parses an answer to a request for the account `demo-store`. */
 const parse = (answer: ProviderResponse) => parseLightspeedTokenResponse(answer, 'demo-store');
@@ -412,7 +377,7 @@ describe('lightspeedProvider', () => {
   describe('authorization URL', () => {
     it('carries response_type=code, client_id, the exact redirect_uri, state and space-separated scopes', () => {
       // Prepare
-      const oauth = oauthOf();
+      const oauth = oauthOf(lightspeedX);
 
       // Act
       const url = new URL(
@@ -434,7 +399,7 @@ describe('lightspeedProvider', () => {
 
     it('sends the configured scopes', () => {
       // Prepare
-      const oauth = oauthOf({ LIGHTSPEED_X_SCOPES: 'products:read  sales:read' });
+      const oauth = oauthOf(lightspeedX, { LIGHTSPEED_X_SCOPES: 'products:read  sales:read' });
 
       // Act
       const url = new URL(
@@ -452,7 +417,7 @@ describe('lightspeedProvider', () => {
 
       // Act
       const url = new URL(
-        oauthOf().buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri, state: STATE }),
+        oauthOf(lightspeedX).buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri, state: STATE }),
       );
 
       // Assess
@@ -463,7 +428,7 @@ describe('lightspeedProvider', () => {
   describe('token requests', () => {
     it('posts the code exchange form-encoded to the store host, with nothing in the query', () => {
       // Act
-      const request = oauthOf().buildCodeExchange({
+      const request = oauthOf(lightspeedX).buildCodeExchange({
         account: 'demo-store',
         code: 'code-abc123',
         clientId: CLIENT_ID,
@@ -487,7 +452,7 @@ describe('lightspeedProvider', () => {
 
     it('posts the refresh form-encoded to the store host, with nothing in the query', () => {
       // Act
-      const request = oauthOf().buildRefresh({
+      const request = oauthOf(lightspeedX).buildRefresh({
         account: 'shop42',
         refreshToken: 'rt-old-xyz',
         clientId: CLIENT_ID,
@@ -509,7 +474,7 @@ describe('lightspeedProvider', () => {
 
     it('encodes reserved characters in form values', () => {
       // Act
-      const request = oauthOf().buildRefresh({
+      const request = oauthOf(lightspeedX).buildRefresh({
         account: 'demo-store',
         refreshToken: 'a+b/c=d&e',
         clientId: CLIENT_ID,
@@ -526,7 +491,7 @@ describe('lightspeedProvider', () => {
 
     it('fills the prefix into a configured token URL template', () => {
       // Prepare
-      const oauth = oauthOf({
+      const oauth = oauthOf(lightspeedX, {
         LIGHTSPEED_X_TOKEN_URL: 'http://127.0.0.1:9400/{domain_prefix}/api/1.0/token',
       });
 
@@ -545,7 +510,7 @@ describe('lightspeedProvider', () => {
 
   it('returns the store API base URL for an account', () => {
     // Prepare
-    const provider = lightspeedProvider(loadConfig({}).providers['lightspeed-x']!);
+    const provider = behaviourOf(lightspeedX);
 
     // Act
     const base = provider.apiBaseUrl('demo-store');

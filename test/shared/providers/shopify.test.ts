@@ -1,48 +1,20 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
-import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
+import { UnusableTokenAnswerError } from '../../../shared/domain/errors';
 import { createProviders } from '../../../shared/providers';
 import {
   DEFAULT_SHOPIFY_SCOPES,
   parseShopDomain,
   parseShopifyTokenResponse,
   shopify,
-  shopifyProvider,
   verifyShopifyQuery,
 } from '../../../shared/providers/shopify';
+import { behaviourOf, failureOf, oauthOf, RECEIVED_AT, response, STATE } from './support';
 
-const RECEIVED_AT = Date.parse('2026-05-01T08:00:00Z');
 const CLIENT_ID = 'shopify-client-0123';
 const CLIENT_SECRET = 'shpss_secret_abcdef';
 const REDIRECT_URI = 'https://broker.example.com/oauth/shopify/callback';
-const STATE = 'Zk3q9T1mXc0vB7nLpW2sR8yH4dJ6aF5eGuK';
-
-function response(status: number, body: unknown, headers: Record<string, string> = {}): ProviderResponse {
-  return {
-    status,
-    headers: new Headers(headers),
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    receivedAt: RECEIVED_AT,
-  };
-}
-
-function failureOf(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw new Error(`expected a ProviderError, got ${String(error)}`);
-  }
-  throw new Error('expected a ProviderError, nothing was thrown');
-}
-
-function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
-  const oauth = shopifyProvider(loadConfig(env).providers.shopify!).oauth;
-  if (oauth === undefined) throw new Error('shopify must support OAuth');
-  return oauth;
-}
 
 const jsonFields = (body: string | undefined): unknown => JSON.parse(body ?? 'null');
 
@@ -300,7 +272,7 @@ describe('shopifyProvider', () => {
   it('sends the authorization to the shop host with comma-separated scopes and no grant options', () => {
     // Act
     const url = new URL(
-      oauthOf().buildAuthorizationUrl({
+      oauthOf(shopify).buildAuthorizationUrl({
         clientId: CLIENT_ID,
         redirectUri: REDIRECT_URI,
         state: STATE,
@@ -320,13 +292,17 @@ describe('shopifyProvider', () => {
 
   it('refuses to build an authorization without the shop', () => {
     expect(() =>
-      oauthOf().buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
+      oauthOf(shopify).buildAuthorizationUrl({
+        clientId: CLIENT_ID,
+        redirectUri: REDIRECT_URI,
+        state: STATE,
+      }),
     ).toThrow('a Shopify authorization needs the shop');
   });
 
   it('posts the code exchange as JSON with expiring: 1 to the shop, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildCodeExchange({
+    const request = oauthOf(shopify).buildCodeExchange({
       account: 'demo-shop',
       code: 'code-abc',
       clientId: CLIENT_ID,
@@ -349,7 +325,7 @@ describe('shopifyProvider', () => {
 
   it('posts the refresh as JSON to the shop, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildRefresh({
+    const request = oauthOf(shopify).buildRefresh({
       account: 'demo-shop',
       refreshToken: 'shprt_old',
       clientId: CLIENT_ID,
@@ -373,7 +349,7 @@ describe('shopifyProvider', () => {
       SHOPIFY_TOKEN_URL: 'http://127.0.0.1:9400/_sim/shopify/{shop}/admin/oauth/access_token',
       SHOPIFY_API_BASE_URL: 'http://127.0.0.1:9400/_sim/shopify/{shop}/admin/api/2026-10',
     };
-    const provider = shopifyProvider(loadConfig(env).providers.shopify!);
+    const provider = behaviourOf(shopify, env);
 
     // Act
     const refresh = provider.oauth!.buildRefresh({
@@ -403,7 +379,7 @@ describe('shopifyProvider', () => {
   });
 
   it('reads space-separated scopes from SHOPIFY_SCOPES and refuses a comma list', () => {
-    expect(oauthOf({ SHOPIFY_SCOPES: 'read_products write_orders' }).scopes).toEqual([
+    expect(oauthOf(shopify, { SHOPIFY_SCOPES: 'read_products write_orders' }).scopes).toEqual([
       'read_products',
       'write_orders',
     ]);

@@ -1,46 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
-import { ProviderError, UnusableTokenAnswerError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderResponse } from '../../../shared/domain/ports';
+import { UnusableTokenAnswerError } from '../../../shared/domain/errors';
 import { createProviders } from '../../../shared/providers';
-import {
-  DEFAULT_SQUARE_SCOPES,
-  parseSquareTokenResponse,
-  square,
-  squareProvider,
-} from '../../../shared/providers/square';
+import { DEFAULT_SQUARE_SCOPES, parseSquareTokenResponse, square } from '../../../shared/providers/square';
+import { behaviourOf, failureOf, oauthOf, response, STATE } from './support';
 
-const RECEIVED_AT = Date.parse('2026-05-01T08:00:00Z');
 const CLIENT_ID = 'sq0idp-client0123';
 const CLIENT_SECRET = 'sq0csp-secret-abcdef';
 const REDIRECT_URI = 'https://broker.example.com/oauth/square/callback';
-const STATE = 'Zk3q9T1mXc0vB7nLpW2sR8yH4dJ6aF5eGuK';
 const MERCHANT = 'ML2PMZQ8XJ9Y3';
-
-function response(status: number, body: unknown, headers: Record<string, string> = {}): ProviderResponse {
-  return {
-    status,
-    headers: new Headers(headers),
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    receivedAt: RECEIVED_AT,
-  };
-}
-
-function failureOf(run: () => unknown): ProviderError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw new Error(`expected a ProviderError, got ${String(error)}`);
-  }
-  throw new Error('expected a ProviderError, nothing was thrown');
-}
-
-function oauthOf(env: Record<string, string> = {}): OAuthAdapter {
-  const oauth = squareProvider(loadConfig(env).providers.square!).oauth;
-  if (oauth === undefined) throw new Error('square must support OAuth');
-  return oauth;
-}
 
 /** A documented ObtainToken answer (code flow). */
 const answer = {
@@ -254,7 +222,7 @@ describe('squareProvider', () => {
   it('authorizes with space-separated scopes, session=false, state and the redirect URI', () => {
     // Act
     const url = new URL(
-      oauthOf().buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
+      oauthOf(square).buildAuthorizationUrl({ clientId: CLIENT_ID, redirectUri: REDIRECT_URI, state: STATE }),
     );
 
     // Assess
@@ -271,7 +239,7 @@ describe('squareProvider', () => {
 
   it('posts the code exchange as JSON with the secret, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildCodeExchange({
+    const request = oauthOf(square).buildCodeExchange({
       account: undefined,
       code: 'sq0cgp-code',
       clientId: CLIENT_ID,
@@ -295,7 +263,7 @@ describe('squareProvider', () => {
 
   it('posts the refresh as JSON with the secret, nothing in the query', () => {
     // Act
-    const request = oauthOf().buildRefresh({
+    const request = oauthOf(square).buildRefresh({
       account: MERCHANT,
       refreshToken: 'EQAAE-refresh',
       clientId: CLIENT_ID,
@@ -319,7 +287,7 @@ describe('squareProvider', () => {
       SQUARE_TOKEN_URL: 'https://connect.squareupsandbox.com/oauth2/token',
       SQUARE_API_BASE_URL: 'https://connect.squareupsandbox.com/v2',
     };
-    const provider = squareProvider(loadConfig(env).providers.square!);
+    const provider = behaviourOf(square, env);
 
     // Act
     const refresh = provider.oauth!.buildRefresh({
