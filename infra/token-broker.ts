@@ -24,8 +24,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, loadConfig } from '../shared/config';
-import { createProviders, type OAuthProviderId, PROVIDER_DEFINITIONS } from '../shared/providers';
+import { ENV } from '../shared/config';
+import { type OAuthProviderId, PROVIDER_DEFINITIONS, providerDefinition } from '../shared/providers';
 import { clientSecretEnvironment, FUNCTION_ACCESS, grantAccess } from './broker/access';
 import { createAlarms, createAlarmTopic } from './broker/alarms';
 import { BrokerApi } from './broker/api';
@@ -212,12 +212,10 @@ export class TokenBroker extends Construct {
         ]),
       ),
     );
-    // Whether installs start at the provider is a fact of its behaviour; default settings tell it.
-    const behaviours = createProviders(loadConfig({}));
     this.installUrls = Object.freeze(
       Object.fromEntries(
         Object.keys(clientSecrets)
-          .filter((provider) => behaviours[provider as OAuthProviderId].oauth?.startsInstalls === true)
+          .filter((provider) => providerDefinition(provider).oauth?.startsInstalls === true)
           .map((provider) => [provider, `${this.publicUrl}/oauth/${provider}/install`]),
       ),
     );

@@ -19,37 +19,18 @@ export interface ProviderHelp {
   readonly personalTokens: boolean;
 }
 
-/**
- * The providers in registry order. Whether the account comes first and whether personal tokens
- * exist are facts of the provider's behaviour, not of its static definition, so each definition is
- * built once with its default settings: that is pure construction, nothing is called.
- */
+/** The providers in registry order, as their definitions declare them. */
 export const PROVIDER_HELP: readonly ProviderHelp[] = PROVIDER_DEFINITIONS.map(
-  (definition: ProviderDefinition) => {
-    const behaviour = definition.create({
-      settings: Object.fromEntries(
-        Object.entries(definition.settings).map(([name, setting]) => [name, setting.default]),
-      ),
-      app:
-        definition.oauth === undefined
-          ? undefined
-          : {
-              clientId: undefined,
-              clientSecret: undefined,
-              clientSecretArn: undefined,
-              scopes: definition.oauth.scopes.default,
-            },
-    });
-    return Object.freeze({
+  (definition: ProviderDefinition) =>
+    Object.freeze({
       id: definition.id as Provider,
       displayName: definition.displayName,
       account: definition.account.description,
       example: definition.account.example,
       oauth: definition.oauth !== undefined,
-      accountFirst: behaviour.oauth?.accountBeforeAuthorization === true,
-      personalTokens: behaviour.verifyRequest !== undefined,
-    });
-  },
+      accountFirst: definition.oauth?.accountFirst === true,
+      personalTokens: definition.personalTokens,
+    }),
 );
 
 /** `a, b or c` (or `a, b and c`). */

@@ -339,8 +339,17 @@ export interface Provider {
 
 export type ProviderRegistry = Readonly<Record<ProviderId, Provider>>;
 
-/** What a provider definition's `create` builds: the registry adds the id and name from the definition. */
-export type ProviderBehaviour = Omit<Provider, 'id' | 'displayName' | 'account'>;
+/**
+ * What a provider definition's `create` builds: the registry adds what the definition declares as
+ * data (id, name, account syntax, whether the account comes first, whether installs start at the
+ * provider).
+ */
+export type ProviderBehaviour = Omit<Provider, 'id' | 'displayName' | 'account' | 'oauth'> & {
+  readonly oauth?: OAuthBehaviour;
+};
+
+/** The OAuth flow as a definition's `create` builds it (the rest comes from the definition's data). */
+export type OAuthBehaviour = Omit<OAuthAdapter, 'accountBeforeAuthorization' | 'startsInstalls'>;
 
 /** The provider HTTP port: performs a request within `timeoutMs` (adapters/http/fetch-client.ts). */
 export type HttpClient = (request: ProviderRequest, timeoutMs: number) => Promise<ProviderResponse>;

@@ -11,7 +11,7 @@
  */
 import { ProviderError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
-import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
+import type { OAuthBehaviour, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
 import { authorizationUrl, expiresInField, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
@@ -77,9 +77,8 @@ function refusedRefresh(response: ProviderResponse): never {
 /** The `clover` provider for a configuration (URLs are configurable for the regions, sandbox, tests and demo). */
 export function cloverProvider({ settings, app }: ProviderConfig<CloverSetting>): ProviderBehaviour {
   const config = { ...settings, scopes: app?.scopes ?? [] };
-  const oauth: OAuthAdapter = {
+  const oauth: OAuthBehaviour = {
     callbackAccount: { parameter: 'merchant_id' },
-    accountBeforeAuthorization: false,
     // A high-trust app (it has a secret) sends the secret; PKCE is Clover's flow for low-trust apps,
     // which send the verifier instead of the secret (docs). Both at once is not documented.
     pkce: false,
@@ -155,5 +154,6 @@ export const clover = defineProvider({
       example: 'INVENTORY_R',
     },
   },
+  personalTokens: true,
   create: cloverProvider,
 });

@@ -27,6 +27,13 @@ export interface OAuthAppSpec {
   };
   /** CDK context keys `${context}ClientId`, `${context}ClientSecretArn`, `${context}Scopes`. */
   readonly context: string;
+  /**
+   * The account must be known before authorization (Shopify: the shop is the authorization URL's
+   * host): `POST /connect-sessions` requires `"account"`. Default false.
+   */
+  readonly accountFirst?: boolean;
+  /** Installs may start at the provider, signed (Shopify's app URL): `GET /oauth/{id}/install`. */
+  readonly startsInstalls?: boolean;
   readonly scopes: {
     readonly default: readonly string[];
     /** What one scope must look like; `example` goes into the error message. */
@@ -71,6 +78,8 @@ export interface ProviderDefinition<Id extends string = string, K extends string
   readonly settings: { readonly [P in K]: UrlSetting };
   /** The OAuth app it needs; absent for providers with personal tokens only. */
   readonly oauth?: OAuthAppSpec;
+  /** Whether it has personal tokens (`PUT /personal-tokens`); then `create` gives a `verifyRequest`. */
+  readonly personalTokens: boolean;
   create(config: ProviderConfig<K>): ProviderBehaviour;
 }
 

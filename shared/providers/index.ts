@@ -49,8 +49,22 @@ export function createProviders(
     const settings = config.providers[definition.id];
     if (settings === undefined) throw new Error(`the configuration has no part for ${definition.id}`);
     const { id, displayName, account } = definition;
+    const behaviour = definition.create(settings);
+    if ((behaviour.verifyRequest !== undefined) !== definition.personalTokens) {
+      throw new Error(`${id}: personalTokens says ${definition.personalTokens}, but create() disagrees`);
+    }
+    const { oauth, ...rest } = behaviour;
     providers[id] = {
-      ...definition.create(settings),
+      ...rest,
+      ...(oauth === undefined
+        ? {}
+        : {
+            oauth: {
+              ...oauth,
+              accountBeforeAuthorization: definition.oauth?.accountFirst === true,
+              startsInstalls: definition.oauth?.startsInstalls === true,
+            },
+          }),
       id: id as ProviderId,
       displayName,
       account: { pattern: account.pattern, syntax: account.syntax },
@@ -62,6 +76,7 @@ export function createProviders(
 
 export type {
   OAuthAdapter,
+  OAuthBehaviour,
   Provider,
   ProviderBehaviour,
   ProviderRegistry,

@@ -7,7 +7,7 @@
  */
 import { ProviderError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
-import type { AccountLookup, OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
+import type { AccountLookup, OAuthBehaviour, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
 import {
@@ -114,8 +114,7 @@ export function lightspeedRProvider({
     }),
     parse: parseLightspeedRAccount,
   };
-  const oauth: OAuthAdapter = {
-    accountBeforeAuthorization: false,
+  const oauth: OAuthBehaviour = {
     // PKCE is not mentioned in the R-Series docs (unconfirmed): the adapter does not depend on it.
     pkce: false,
     accountLookup,
@@ -199,5 +198,6 @@ export const lightspeedR = defineProvider({
       example: 'employee:inventory',
     },
   },
+  personalTokens: false,
   create: lightspeedRProvider,
 });

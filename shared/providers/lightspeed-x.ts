@@ -5,7 +5,7 @@
  * `expires` and `expires_in` that disagree (expiry comes from `expires_in` at receipt).
  */
 import { DNS_LABEL_ACCOUNT, type TokenSet } from '../domain/model';
-import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../domain/ports';
+import type { OAuthBehaviour, ProviderBehaviour, ProviderResponse } from '../domain/ports';
 import { UNSTATED_RENEWAL } from '../domain/renewal';
 import { defineProvider, type ProviderConfig } from './definition';
 import { authorizationUrl, expiresInField, formPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
@@ -64,9 +64,8 @@ function lightspeedLifetime(expiresIn: unknown, expires: unknown, receivedAt: nu
 /** The `lightspeed-x` provider for a configuration (URLs and scopes are configurable for tests and demo). */
 export function lightspeedProvider({ settings, app }: ProviderConfig<LightspeedSetting>): ProviderBehaviour {
   const config = { ...settings, scopes: app?.scopes ?? DEFAULT_LIGHTSPEED_SCOPES };
-  const oauth: OAuthAdapter = {
+  const oauth: OAuthBehaviour = {
     callbackAccount: { parameter: 'domain_prefix' },
-    accountBeforeAuthorization: false,
     // X-Series does not support PKCE (providers.md); the reference_changed event covers the gap.
     pkce: false,
     renewal: UNSTATED_RENEWAL,
@@ -150,5 +149,6 @@ export const lightspeedX = defineProvider({
       requiredBecause: 'Lightspeed refuses none',
     },
   },
+  personalTokens: true,
   create: lightspeedProvider,
 });

@@ -7,7 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DNS_LABEL_ACCOUNT, type TokenSet } from '../domain/model';
-import type { OAuthAdapter, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
+import type { OAuthBehaviour, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
 import { defineProvider, type ProviderConfig } from './definition';
 import { authorizationUrl, expiresInField, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
@@ -125,14 +125,12 @@ export function shopifyProvider({ settings, app }: ProviderConfig<ShopifySetting
     if (account === undefined) throw new Error(`a Shopify ${what} needs the shop`);
     return account;
   };
-  const oauth: OAuthAdapter = {
+  const oauth: OAuthBehaviour = {
     callbackAccount: { parameter: 'shop', parse: parseShopDomain },
-    accountBeforeAuthorization: true,
     // Shopify's authorization-code grant takes no PKCE (docs); the HMAC, state and browser binding
     // protect the callback, and reference_changed reports a moved account.
     pkce: false,
     verifyCallback: verifyShopifyQuery,
-    startsInstalls: true,
     renewal: SHOPIFY_RENEWAL,
     pacing: SHOPIFY_PACING,
     scopes: config.scopes,
@@ -210,6 +208,9 @@ export const shopify = defineProvider({
       scopes: 'SHOPIFY_SCOPES',
     },
     context: 'shopify',
+    // The shop is the authorization URL's host, and installs start in the Shopify admin (app URL).
+    accountFirst: true,
+    startsInstalls: true,
     scopes: {
       default: DEFAULT_SHOPIFY_SCOPES,
       // Space-separated in the variable, comma-separated on the wire.
@@ -217,5 +218,6 @@ export const shopify = defineProvider({
       example: 'read_products',
     },
   },
+  personalTokens: true,
   create: shopifyProvider,
 });

@@ -7,7 +7,7 @@
  */
 import { ProviderError } from '../domain/errors';
 import type { TokenSet } from '../domain/model';
-import type { OAuthAdapter, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
+import type { OAuthBehaviour, ProviderBehaviour, ProviderResponse, RenewalCadence } from '../domain/ports';
 import { defineProvider, type ProviderConfig } from './definition';
 import { authorizationUrl, jsonObject, jsonPost, parseTokenBody, tokenEndpointFailure } from './oauth2';
 
@@ -127,8 +127,7 @@ export function squareProvider({ settings, app }: ProviderConfig<SquareSetting>)
   const config = { ...settings, scopes: app?.scopes ?? DEFAULT_SQUARE_SCOPES };
   // No `Square-Version` header: it is optional and the app's version then applies (docs); a
   // hard-coded date would age, and the OAuth endpoints' fields have not changed across versions.
-  const oauth: OAuthAdapter = {
-    accountBeforeAuthorization: false,
+  const oauth: OAuthBehaviour = {
     // The code flow with the client secret, not PKCE: with PKCE Square treats the app as a public
     // client (no secret sent) and makes the refresh token single-use, so one lost answer would end
     // the connection. The code flow's refresh token survives a lost answer (it comes back unchanged).
@@ -215,5 +214,6 @@ export const square = defineProvider({
       example: 'ITEMS_READ',
     },
   },
+  personalTokens: true,
   create: squareProvider,
 });

@@ -31,5 +31,6 @@ export const xentral = defineProvider({
   account: { ...DNS_LABEL_ACCOUNT, description: 'Xentral instance id', example: 'acme' },
   // A template with `{account}`.
   settings: { apiBaseUrl: { env: 'XENTRAL_API_BASE_URL', default: 'https://{account}.xentral.biz/api' } },
+  personalTokens: true,
   create: ({ settings }) => xentralProvider(settings.apiBaseUrl),
 });

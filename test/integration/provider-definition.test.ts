@@ -54,6 +54,7 @@ const testOAuth = defineProvider({
     context: 'testOauth',
     scopes: { default: ['orders.read'], pattern: /^[a-z]+\.[a-z]+$/, example: 'orders.read' },
   },
+  personalTokens: true,
   create: ({ settings, app }) => ({
     apiBaseUrl: (account) => `${settings.baseUrl}/api/${account}`,
     verifyRequest: (account, token) => ({
@@ -63,7 +64,6 @@ const testOAuth = defineProvider({
     }),
     oauth: {
       callbackAccount: { parameter: 'merchant' },
-      accountBeforeAuthorization: false,
       pkce: true,
       renewal: UNSTATED_RENEWAL,
       pacing: { concurrency: 2, perSecond: 5, basis: 'test' },

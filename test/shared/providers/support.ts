@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../../../shared/config';
 import { ProviderError } from '../../../shared/domain/errors';
-import type { OAuthAdapter, ProviderBehaviour, ProviderResponse } from '../../../shared/domain/ports';
+import type { OAuthBehaviour, ProviderBehaviour, ProviderResponse } from '../../../shared/domain/ports';
 import type { ProviderDefinition } from '../../../shared/providers/definition';
 
 // A whole second, so HTTP dates (second precision) and epoch-second expiries round-trip exactly.
@@ -49,7 +49,7 @@ export function behaviourOf(
 }
 
 /** The OAuth adapter of the provider `definition` creates from `env`; fails for one without OAuth. */
-export function oauthOf(definition: ProviderDefinition, env: Record<string, string> = {}): OAuthAdapter {
+export function oauthOf(definition: ProviderDefinition, env: Record<string, string> = {}): OAuthBehaviour {
   const oauth = behaviourOf(definition, env).oauth;
   if (oauth === undefined) throw new Error(`${definition.id} must support OAuth`);
   return oauth;
