@@ -24,7 +24,7 @@ import { fetchHttpClient } from '../../shared/adapters/http/fetch-client';
 import { FileSecretStore } from '../../shared/adapters/secrets/file-store';
 import type { ConnectionKey } from '../../shared/domain/model';
 import { systemClock, type TokenCipher } from '../../shared/domain/ports';
-import { renewalOf, UNSTATED_RENEWAL } from '../../shared/domain/renewal';
+import { refreshDeadline, renewalOf, UNSTATED_RENEWAL } from '../../shared/domain/renewal';
 import type { SweepReport } from '../../shared/domain/sweep';
 import { logEventSink } from '../../shared/domain/telemetry';
 import type { Observed } from '../children/simulator';
@@ -63,6 +63,8 @@ async function connectionItem(
   sealed?: { accessToken: string; refreshToken: string },
 ) {
   const pk = pkOf(key);
+  // As the store writes it: a Lightspeed refresh token without a stated expiry, renewed at the cadence.
+  const { renewBy } = renewalOf({ accessToken: 'seed', expiresAt }, undefined, UNSTATED_RENEWAL, now);
   return {
     pk,
     sk: 'oauth',
@@ -79,7 +81,8 @@ async function connectionItem(
     gsiProvider: key.provider,
     gsiAccount: `${key.account}#oauth`,
     sweepShard: sweepShardOf(pk),
-    sweepAt: expiresAt,
+    renewBy,
+    sweepAt: refreshDeadline({ expiresAt, renewBy }),
     version: 1,
   };
 }

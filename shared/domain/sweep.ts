@@ -6,7 +6,7 @@
  *
  * Each provider's refreshes run in a lane of their own, paced as its definition says (refreshes at
  * once, and started per second): one provider's strict token endpoint neither gets flooded nor
- * holds up the others, and the sweep's global concurrency caps every lane.
+ * holds up the others, and the sweep's overall concurrency caps the work in flight over all lanes.
  */
 import pLimit from 'p-limit';
 import pThrottle from 'p-throttle';
@@ -66,6 +66,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
     personalExpiring: 0,
     durationMs: 0,
   };
+  // Taken once a lane lets a task start, so a throttled lane never holds a slot another could use.
+  const overall = pLimit(concurrency);
   const lanes = new Map<string, Lane>();
   const laneOf = (provider: string): Lane => {
     let lane = lanes.get(provider);
@@ -86,8 +88,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
     const key: ConnectionKey = { provider: due.provider, account: due.account };
     const work =
       due.source === 'personal'
-        ? laneOf(`personal#${key.provider}`)(() => announceExpiring(deps, key, report))
-        : laneOf(key.provider)(() => refreshDue(deps, key, report));
+        ? laneOf(`personal#${key.provider}`)(() => overall(() => announceExpiring(deps, key, report)))
+        : laneOf(key.provider)(() => overall(() => refreshDue(deps, key, report)));
     const tracked: Promise<void> = work
       .catch((error: unknown) => {
         failure ??= { error };

@@ -28,13 +28,13 @@ const ACCOUNT_ID = /^[0-9]{1,12}$/;
 
 /**
  * The API's leaky bucket is per account (60 units, 1 a second; a GET costs 1); the token endpoint's
- * limit is not published. Access tokens last an hour, so every account is refreshed hourly: 5 a
- * second covers 18 000 accounts, and the lookup after an exchange costs its account one unit.
- * Inference.
+ * limit is not published. Access tokens last an hour, so every account is refreshed hourly: 8 at
+ * once and at most 50 a second cover 180,000 accounts, and the lookup after an exchange costs its
+ * account one unit. Inference; lower it if Lightspeed answers 429.
  */
 const LIGHTSPEED_R_PACING = Object.freeze({
-  concurrency: 5,
-  perSecond: 5,
+  concurrency: 8,
+  perSecond: 50,
   basis: 'per-account leaky bucket; token-endpoint limit unpublished; hourly refresh (inference)',
 });
 

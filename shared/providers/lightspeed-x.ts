@@ -21,12 +21,14 @@ export const DEFAULT_LIGHTSPEED_SCOPES = [
 
 /**
  * The token endpoint's limit counts per retailer in 5-minute windows and is smaller than the API's
- * (providers.md, rate limits); no app-wide number is published. Inference: 8 at once, 10 a second.
+ * (providers.md, rate limits), and each retailer sees one refresh a day; no app-wide number is
+ * published, so the concurrency is the bound: 8 at once, at most 100 a second (8.6M a day, room for
+ * the 1M and 10M connections of docs/capacity.md). Inference.
  */
 const LIGHTSPEED_X_PACING = Object.freeze({
   concurrency: 8,
-  perSecond: 10,
-  basis: 'per-retailer token-endpoint limit; no app-wide limit published (inference)',
+  perSecond: 100,
+  basis: 'per-retailer token-endpoint limit, one refresh a day each; no app-wide limit published (inference)',
 });
 
 type LightspeedSetting = 'authorizeUrl' | 'tokenUrl' | 'apiBaseUrl';

@@ -33,15 +33,15 @@ const SHOPIFY_RENEWAL: RenewalCadence = Object.freeze({
 });
 
 /**
- * The token endpoint's limit is undocumented; the documented REST bucket leaks 2 requests/s per
- * app and store. Access tokens last an hour, so the sweep refreshes every shop hourly: 5 a second
- * covers 18 000 shops while staying far below any per-shop limit (each shop sees one call an hour).
- * Inference.
+ * The token endpoint's limit is undocumented; Shopify's documented limits count per app and store
+ * (the REST bucket leaks 2 requests/s), and each shop sees one refresh an hour. Access tokens last an
+ * hour, so the sweep refreshes every shop hourly: 8 at once and at most 50 a second cover 180,000
+ * shops. Inference; lower it if Shopify answers 429.
  */
 const SHOPIFY_PACING = Object.freeze({
-  concurrency: 5,
-  perSecond: 5,
-  basis: 'token-endpoint limit undocumented; hourly refresh per shop (inference)',
+  concurrency: 8,
+  perSecond: 50,
+  basis: 'token-endpoint limit undocumented, limits count per store; hourly refresh per shop (inference)',
 });
 
 /** `{shop}.myshopify.com`, as Shopify's callbacks and install starts name the shop. */
