@@ -251,6 +251,55 @@ describe.each(OAUTH_PROVIDERS)('%s', (id: ProviderId) => {
     });
   });
 
+  describe('faults after the provider processed the refresh', () => {
+    it('keeps the new refresh token of a 200 whose access part is unusable', async () => {
+      const account = newAccount();
+      await connectDue(account);
+      const before = await token(account, '?min_valid_seconds=60');
+      simulator().injectFault({ kind: 'unusable', variant: 'no_access_token', grant: 'refresh_token' });
+      const answer = await token(account, '?min_valid_seconds=300');
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ stale: true, access_token: before.body.access_token });
+      expect((await connection(account)).body).toMatchObject({
+        status: 'active',
+        last_error: 'unusable_token_answer',
+      });
+      // The next refresh presents the kept token: the provider refreshes, never sees a revoked one.
+      const forced = await token(account, '?force_refresh=true');
+      expect(forced.status).toBe(200);
+      expect(forced.body.access_token).not.toBe(before.body.access_token);
+      expect(simulator().stats()).toMatchObject({ revokedRefreshTokenUses: 0, invalidGrants: 0 });
+    });
+
+    it.each([
+      ['an answer that never arrives', { kind: 'hang', ms: 2_500, afterProcessing: true }],
+      ['an answer cut off mid-body', { kind: 'malformed', afterProcessing: true }],
+    ] as const)(
+      'never presents the old token twice after %s, and labels a loss refresh_answer_lost',
+      async (_, fault) => {
+        const account = newAccount();
+        await connect(account);
+        simulator().injectFault({ ...fault, grant: 'refresh_token' });
+        const first = await token(account, '?force_refresh=true');
+        expect(first.status).toBe(503);
+        expect((await connection(account)).body).toMatchObject({ status: 'active' });
+        expect(simulator().stats().refreshAttempts).toBe(1);
+        // What follows is the provider's rule: a token it keeps valid (Square's, Shopify's grace) still
+        // refreshes; a single-use one is gone, and the connection says so in its own words.
+        const next = await token(account, '?force_refresh=true');
+        if (next.status === 200) {
+          expect(simulator().stats().invalidGrants).toBe(0);
+        } else {
+          expect(next.status).toBe(409);
+          expect((await connection(account)).body).toMatchObject({
+            status: 'reauthorization_required',
+            last_error: 'refresh_answer_lost',
+          });
+        }
+      },
+    );
+  });
+
   describe('sweep', () => {
     it('refreshes a connection nobody asks for before its access token expires', async () => {
       const account = newAccount();
