@@ -275,7 +275,7 @@ describe.each(OAUTH_PROVIDERS)('%s', (id: ProviderId) => {
       ['an answer that never arrives', { kind: 'hang', ms: 2_500, afterProcessing: true }],
       ['an answer cut off mid-body', { kind: 'malformed', afterProcessing: true }],
     ] as const)(
-      'never presents the old token twice after %s, and labels a loss refresh_answer_lost',
+      'makes one attempt after %s, then refreshes on or labels the loss refresh_answer_lost',
       async (_, fault) => {
         const account = newAccount();
         await connect(account);
