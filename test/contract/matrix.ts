@@ -4,6 +4,38 @@
  */
 import type { OAuthSimulator } from '../../functions/local/simulator/profiles';
 import type { Provider } from '../../shared/domain/ports';
+import { createSession, openCallback, openConnectLink, type TestBroker } from '../helpers/broker';
+
+export interface ConnectOptions {
+  /** Added to the connect session's body. */
+  readonly session?: Record<string, unknown>;
+  /** The account the retailer picks on the consent page, if not the one connected. */
+  readonly consentAs?: string;
+}
+
+/**
+ * The whole connect flow as a browser walks it, for any provider: a connect session (with the
+ * account where the provider needs it first), the link, the simulator's consent, the callback.
+ */
+export async function connectAccount(
+  t: TestBroker,
+  provider: Provider,
+  simulator: OAuthSimulator,
+  account: string,
+  options: ConnectOptions = {},
+) {
+  const needsAccount = provider.oauth?.accountBeforeAuthorization === true;
+  const { connect_url } = await createSession(t, {
+    provider: provider.id,
+    ...(needsAccount ? { account } : {}),
+    ...options.session,
+  });
+  const authorization = await openConnectLink(connect_url);
+  const callback = simulator.consent(authorization.location, { account: options.consentAs ?? account });
+  const response = await openCallback(callback, authorization.cookie);
+  await response.text();
+  return { response, callback, cookie: authorization.cookie };
+}
 
 /**
  * The `n`th test account in the provider's syntax: the first of a few shapes that both the

@@ -17,7 +17,7 @@ import {
   type TestBroker,
   type TokenBody,
 } from '../helpers/broker';
-import { accountFor, callsTheApi } from './matrix';
+import { accountFor, type ConnectOptions, callsTheApi, connectAccount } from './matrix';
 
 const OAUTH_PROVIDERS = PROVIDER_DEFINITIONS.filter((definition) => definition.oauth !== undefined).map(
   (definition) => definition.id,
@@ -54,23 +54,8 @@ describe.each(OAUTH_PROVIDERS)('%s', (id: ProviderId) => {
   const token = (account: string, query = '') => t.json<TokenBody>(`/tokens/${id}/${account}${query}`);
   const connection = (account: string) => t.json<Record<string, unknown>>(`/connections/${id}/${account}`);
 
-  /** The whole flow as a browser walks it; `session` adds to the connect session's body. */
-  async function connect(
-    account: string,
-    options: { session?: Record<string, unknown>; consentAs?: string } = {},
-  ) {
-    const needsAccount = provider().oauth?.accountBeforeAuthorization === true;
-    const { connect_url } = await createSession(t, {
-      provider: id,
-      ...(needsAccount ? { account } : {}),
-      ...options.session,
-    });
-    const authorization = await openConnectLink(connect_url);
-    const callback = simulator().consent(authorization.location, { account: options.consentAs ?? account });
-    const response = await openCallback(callback, authorization.cookie);
-    await response.text();
-    return { response, callback, cookie: authorization.cookie };
-  }
+  const connect = (account: string, options?: ConnectOptions) =>
+    connectAccount(t, provider(), simulator(), account, options);
 
   /** Connects with an access token of two minutes: due for any caller asking 300 s of validity. */
   async function connectDue(account: string) {
