@@ -2,7 +2,8 @@
  * The code exchange at the end of the connect flow, over HTTP through the local runtime and the
  * simulator: a code is presented at most once, a slow answer is waited for, an answer for another
  * account is refused, a connected account never moves to another reference silently, and PKCE
- * (for providers that take it) defeats an injected code.
+ * (for providers that take it) defeats an injected code; an account read by an API call after the
+ * exchange (Lightspeed R-Series) is retried when the provider falters and never guessed.
  */
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -223,5 +224,58 @@ describe('PKCE, for providers that take it', () => {
       (await openCallback(t.simulator.consent(auth.location, { domainPrefix: 'no-pkce' }), auth.cookie))
         .status,
     ).toBe(200);
+  });
+});
+
+describe('the account lookup after an exchange (Lightspeed R-Series)', () => {
+  /** The broker's ConnectService, its HTTP client answering the Account call with `answer` first. */
+  function lookupFailing(answer: { status: number; times: number }) {
+    // biome-ignore lint/complexity/useLiteralKeys: the private deps wire the same store, HTTP client and simulator
+    const deps = t.broker.services.connect['deps'];
+    let failures = 0;
+    let lookups = 0;
+    const http: typeof deps.http = async (request, timeoutMs) => {
+      if (!request.url.endsWith('/Account.json')) return deps.http(request, timeoutMs);
+      lookups += 1;
+      if (failures >= answer.times) return deps.http(request, timeoutMs);
+      failures += 1;
+      return { status: answer.status, headers: new Headers(), body: '{}', receivedAt: Date.now() };
+    };
+    return { service: new ConnectService({ ...deps, http }), lookups: () => lookups };
+  }
+
+  async function completeWith(service: ConnectService, account: string) {
+    const simulator = t.broker.simulators['lightspeed-r']!;
+    const started = await service.startAuthorization(
+      (await createSession(t, { provider: 'lightspeed-r' })).id,
+    );
+    const callback = new URL(simulator.consent(started!.location, { account }));
+    return service.completeCallback({
+      provider: 'lightspeed-r',
+      query: Object.fromEntries(callback.searchParams),
+      cookies: { [started!.cookie.name]: started!.cookie.value },
+    });
+  }
+
+  it('retries a 503 from the Account call and stores the tokens under the account it names', async () => {
+    const { service, lookups } = lookupFailing({ status: 503, times: 1 });
+    const outcome = await completeWith(service, '700001');
+    expect(outcome).toMatchObject({
+      kind: 'connected',
+      key: { provider: 'lightspeed-r', account: '700001' },
+    });
+    expect(lookups()).toBe(2);
+    expect((await t.json('/tokens/lightspeed-r/700001')).status).toBe(200);
+  });
+
+  it('stores nothing when the Account call refuses the new token, and shows the failed page', async () => {
+    const { service, lookups } = lookupFailing({ status: 401, times: 5 });
+    const outcome = await completeWith(service, '700002');
+    expect(outcome.kind).toBe('failed');
+    expect(lookups()).toBe(1);
+    expect((await t.json('/connections/lightspeed-r/700002')).status).toBe(404);
+    expect(seen.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'code exchange failed' }),
+    );
   });
 });
