@@ -1,5 +1,5 @@
 /**
- * The Lightspeed simulator's control endpoints (`_control/…`): faults, statistics, settings and
+ * An OAuth simulator's control endpoints (`_control/…`): faults, statistics, settings and
  * revoking a store, for a demo or a test in another process. They need the control key and a
  * loopback peer; a simulator built without a key has none.
  */

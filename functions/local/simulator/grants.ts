@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { isTokenError, type SimulatorProfile, type TokenError, type TokenGrant } from './profile';
 import { safeEqual } from './random';
 import type { IssuedTokens } from './state';
-import type { LightspeedCounters } from './stats';
+import type { SimulatorCounters } from './stats';
 
 export type GrantResult =
   | { status: 200; body: Record<string, unknown>; grant: TokenGrant; account: string }
@@ -22,7 +22,7 @@ export interface GrantContext {
   /** Shortens the refresh tokens' lifetime where the profile states one (tests of renewal). */
   readonly refreshTokenTtlSeconds: number | undefined;
   readonly issued: IssuedTokens;
-  readonly stats: LightspeedCounters;
+  readonly stats: SimulatorCounters;
   now(): number;
   tokensChanged(): void;
 }

@@ -17,6 +17,6 @@ export {
 } from './faults';
 export { LightspeedSimulator, type SimulatorOptions } from './lightspeed-x';
 export { DOMAIN_PREFIX_PATTERN } from './random';
-export type { LightspeedSimulatorState } from './state';
+export type { OAuthSimulatorState } from './state';
 export type { AccountStats, SimulatorStats } from './stats';
 export { XentralSimulator, type XentralSimulatorOptions } from './xentral';

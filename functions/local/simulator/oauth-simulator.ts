@@ -29,8 +29,8 @@ import {
 } from './http';
 import type { Route, SimulatorProfile, TokenError } from './profile';
 import { RateWindows } from './rate-limit';
-import { IssuedTokens, type LightspeedSimulatorState } from './state';
-import { LightspeedCounters, type SimulatorStats } from './stats';
+import { IssuedTokens, type OAuthSimulatorState } from './state';
+import { SimulatorCounters, type SimulatorStats } from './stats';
 
 const TOKEN_RATE_WINDOW_MS = 5 * 60 * 1000;
 const JSON_TYPE = 'application/json';
@@ -58,7 +58,7 @@ export interface OAuthSimulatorOptions {
    */
   tokenRateLimit?: number;
   /** Tokens issued before (a demo restart), from `snapshot()`: they keep working. */
-  restore?: LightspeedSimulatorState;
+  restore?: OAuthSimulatorState;
   /** Called after every change of the issued tokens (the demo persists `snapshot()` then). */
   onTokensChanged?: () => void;
   /**
@@ -80,7 +80,7 @@ export class OAuthSimulator extends SimulatorServer implements Controllable {
   protected readonly issued: IssuedTokens;
   private readonly tokenWindows = new RateWindows(TOKEN_RATE_WINDOW_MS);
   private readonly faults = new FaultQueue();
-  protected readonly counters = new LightspeedCounters();
+  protected readonly counters = new SimulatorCounters();
 
   constructor(
     protected readonly options: OAuthSimulatorOptions,
@@ -94,8 +94,8 @@ export class OAuthSimulator extends SimulatorServer implements Controllable {
     this.issued = new IssuedTokens(options.restore, (kind) => profile.newToken(kind));
   }
 
-  /** The issued tokens worth keeping across a restart (see LightspeedSimulatorState). */
-  snapshot(): LightspeedSimulatorState {
+  /** The issued tokens worth keeping across a restart (see OAuthSimulatorState). */
+  snapshot(): OAuthSimulatorState {
     return this.issued.snapshot(this.now());
   }
 

@@ -7,14 +7,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { ConfigError } from '../../../shared/config';
-import type { LightspeedSimulatorState } from './state';
+import type { OAuthSimulatorState } from './state';
 
 export interface DemoSimulatorFile {
   readonly clientSecret: string;
   /** The Lightspeed X-Series simulator's (the only one files written before v1.1 hold). */
-  readonly tokens: LightspeedSimulatorState;
+  readonly tokens: OAuthSimulatorState;
   /** The other simulators', by provider id. */
-  readonly providers?: Readonly<Record<string, LightspeedSimulatorState>>;
+  readonly providers?: Readonly<Record<string, OAuthSimulatorState>>;
 }
 
 /** The saved simulator, or a fresh secret and no tokens when there is no file yet. */
@@ -58,8 +58,8 @@ function parse(text: string): DemoSimulatorFile | undefined {
   return ok ? (file as DemoSimulatorFile) : undefined;
 }
 
-function isState(tokens: unknown): tokens is LightspeedSimulatorState {
-  const state = tokens as Partial<LightspeedSimulatorState> | null | undefined;
+function isState(tokens: unknown): tokens is OAuthSimulatorState {
+  const state = tokens as Partial<OAuthSimulatorState> | null | undefined;
   return (
     Array.isArray(state?.accessTokens) &&
     state.accessTokens.every(

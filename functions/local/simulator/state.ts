@@ -16,7 +16,7 @@ import { randomToken } from './random';
  * `domainPrefix` is the account (the name predates the other providers and is kept for saved
  * files); `partition` is there only when it differs from the account.
  */
-export interface LightspeedSimulatorState {
+export interface OAuthSimulatorState {
   accessTokens: [
     token: string,
     record: { domainPrefix: string; expiresAt: number; revoked: boolean; partition?: string },
@@ -26,9 +26,6 @@ export interface LightspeedSimulatorState {
     record: { domainPrefix: string; scope: string; partition?: string; pkce?: boolean; expiresAt?: number },
   ][];
 }
-
-/** The state of any profile's simulator (same shape as the Lightspeed one). */
-export type OAuthSimulatorState = LightspeedSimulatorState;
 
 export interface AuthorizationCode {
   clientId: string;
@@ -77,7 +74,7 @@ export class IssuedTokens {
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
 
   constructor(
-    restore: LightspeedSimulatorState | undefined,
+    restore: OAuthSimulatorState | undefined,
     private readonly tokenShape: (kind: 'code' | 'access' | 'refresh') => string = () => randomToken(40),
   ) {
     for (const [token, record] of restore?.accessTokens ?? []) {
@@ -103,7 +100,7 @@ export class IssuedTokens {
   }
 
   /** The live access tokens and active refresh tokens at `now`. */
-  snapshot(now: number): LightspeedSimulatorState {
+  snapshot(now: number): OAuthSimulatorState {
     const partition = (record: { account: string; partition: string }) =>
       record.partition === record.account ? {} : { partition: record.partition };
     return {

@@ -1,14 +1,14 @@
-/** The Lightspeed simulator's counters, including how many refreshes of one store overlapped. */
+/** An OAuth simulator's counters, including how many refreshes of one account overlapped. */
 import type { ServerResponse } from 'node:http';
 
-/** Per-account counters of the Lightspeed simulator. */
+/** Per-account counters of an OAuth simulator. */
 export interface AccountStats {
   refreshes: number;
   refreshAttempts: number;
   maxConcurrentRefreshes: number;
 }
 
-/** Counters of the Lightspeed simulator since construction or the last resetStats(). */
+/** Counters of an OAuth simulator since construction or the last resetStats(). */
 export interface SimulatorStats {
   tokenCalls: number;
   exchanges: number;
@@ -35,7 +35,7 @@ function emptyStats(): SimulatorStats {
   };
 }
 
-export class LightspeedCounters {
+export class SimulatorCounters {
   /** The live counters; replaced, not zeroed, by reset(). */
   counters = emptyStats();
   private readonly refreshesInFlight = new Map<string, number>();
