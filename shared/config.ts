@@ -81,8 +81,8 @@ const httpUrl = (env: Env, name: string, fallback: string): string => {
   const raw = value(env, name) ?? fallback;
   let url: URL;
   try {
-    // Templates hold `{domain_prefix}` in the host name, which URL would reject; check a sample.
-    url = new URL(raw.replaceAll('{domain_prefix}', 'sample').replaceAll('{account}', 'sample'));
+    // Templates hold placeholders (`{domain_prefix}`, `{shop}`, …) in the host name: check a sample.
+    url = new URL(raw.replace(/\{[a-z_]+\}/g, 'sample'));
   } catch {
     throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`);
   }

@@ -91,6 +91,19 @@ export interface LocalBrokerOptions {
 
 const MIN_API_KEY_LENGTH = 16;
 
+/** SIMULATOR_TOKEN_TTL_SECONDS, checked before anything starts; unset: each provider's own lifetime. */
+function simulatorTokenTtl(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  const raw = env[LOCAL_ENV.simulatorTokenTtl]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!/^\d{1,9}$/.test(raw) || seconds < 1) {
+    throw new ConfigError(
+      `${LOCAL_ENV.simulatorTokenTtl} must be a whole number of seconds from 1, got "${raw}"`,
+    );
+  }
+  return seconds;
+}
+
 async function loadApiKey(env: Readonly<Record<string, string | undefined>>, dataDir: string) {
   const fromEnv = env[ENV.apiKey]?.trim();
   if (fromEnv) {
@@ -203,6 +216,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     simulated.length > 0 &&
     simulated.every((definition) => initial.providers[definition.id]?.app?.clientId === undefined);
   const simulatorStatePath = join(dataDir, 'simulator.json');
+  const simulatorTtl = simulatorTokenTtl(env);
   // Before listening, so that a damaged file stops the start with nothing left open.
   const savedSimulator = demo ? await loadDemoSimulator(simulatorStatePath) : undefined;
 
@@ -239,14 +253,13 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   let simulatorWriter: ReturnType<typeof demoSimulatorWriter> | undefined;
   if (savedSimulator !== undefined) {
     const { clientSecret } = savedSimulator;
-    const ttl = Number(env[LOCAL_ENV.simulatorTokenTtl] ?? 0) || undefined;
     for (const definition of simulated) {
       const id = definition.id as ProviderSimulatorId;
       const options = {
         clientId: DEMO_CLIENT_ID,
         clientSecret,
         redirectUris: [`${publicUrl}/oauth/${id}/callback`],
-        ...(ttl === undefined ? {} : { accessTokenTtlSeconds: ttl }),
+        ...(simulatorTtl === undefined ? {} : { accessTokenTtlSeconds: simulatorTtl }),
         restore: id === lightspeedX.id ? savedSimulator.tokens : savedSimulator.providers?.[id],
         onTokensChanged: () => simulatorWriter?.changed(),
         controlKey: apiKey,

@@ -138,6 +138,21 @@ describe('loadConfig', () => {
     });
   });
 
+  it('accepts every provider's placeholders in its URL templates, host or path', () => {
+    const config = loadConfig({
+      SHOPIFY_TOKEN_URL: 'https://{shop}.myshopify.com/admin/oauth/access_token',
+      CLOVER_API_BASE_URL: 'https://api.eu.clover.com/v3/merchants/{merchant_id}',
+      LIGHTSPEED_R_API_BASE_URL: 'http://127.0.0.1:9400/{account}/API',
+    });
+    expect(config.providers.shopify?.settings.tokenUrl).toBe('https://{shop}.myshopify.com/admin/oauth/access_token');
+    expect(config.providers.clover?.settings.apiBaseUrl).toBe(
+      'https://api.eu.clover.com/v3/merchants/{merchant_id}',
+    );
+    expect(() => loadConfig({ SHOPIFY_TOKEN_URL: 'ftp://{shop}.myshopify.com/t' })).toThrow(
+      'SHOPIFY_TOKEN_URL must be an http(s) URL, got "ftp://{shop}.myshopify.com/t"',
+    );
+  });
+
   it('drops trailing slashes from URLs', () => {
     // Act
     const config = loadConfig({ BROKER_PUBLIC_URL: 'https://broker.example.com/' });

@@ -204,3 +204,21 @@ describe('two brokers on one data folder with the embedded store', () => {
     }
   });
 });
+
+describe('a malformed SIMULATOR_TOKEN_TTL_SECONDS', () => {
+  it.each(['abc', '0', '-5', '1.5'])(
+    'refuses %s before anything starts, naming the variable',
+    async (raw) => {
+      const dir = await dataDir();
+      const error = await start(dir, { SIMULATOR_TOKEN_TTL_SECONDS: raw }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toBe(
+        `SIMULATOR_TOKEN_TTL_SECONDS must be a whole number of seconds from 1, got "${raw}"`,
+      );
+      // Nothing was left listening or holding the store: the same folder starts right after.
+      const broker = await start(dir, { SIMULATOR_TOKEN_TTL_SECONDS: '600' });
+      expect(broker.simulators.shopify?.settings.accessTokenTtlSeconds).toBe(600);
+      await broker.close();
+    },
+  );
+});
