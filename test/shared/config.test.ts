@@ -138,13 +138,15 @@ describe('loadConfig', () => {
     });
   });
 
-  it('accepts every provider's placeholders in its URL templates, host or path', () => {
+  it('accepts the placeholders of every provider in its URL templates, host or path', () => {
     const config = loadConfig({
       SHOPIFY_TOKEN_URL: 'https://{shop}.myshopify.com/admin/oauth/access_token',
       CLOVER_API_BASE_URL: 'https://api.eu.clover.com/v3/merchants/{merchant_id}',
       LIGHTSPEED_R_API_BASE_URL: 'http://127.0.0.1:9400/{account}/API',
     });
-    expect(config.providers.shopify?.settings.tokenUrl).toBe('https://{shop}.myshopify.com/admin/oauth/access_token');
+    expect(config.providers.shopify?.settings.tokenUrl).toBe(
+      'https://{shop}.myshopify.com/admin/oauth/access_token',
+    );
     expect(config.providers.clover?.settings.apiBaseUrl).toBe(
       'https://api.eu.clover.com/v3/merchants/{merchant_id}',
     );
