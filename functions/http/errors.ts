@@ -31,6 +31,7 @@ export class UnauthorizedError extends brokerError('UnauthorizedError', 'unautho
 const WIRE_FIELDS: Readonly<Record<DomainInput, string>> = {
   provider: 'body.provider',
   account: 'path.account',
+  sessionAccount: 'body.account',
   returnTo: 'body.return_to',
   token: 'body.token',
   expiresAt: 'body.expires_at',

@@ -22,8 +22,9 @@ export const providerIdSchema = <const T extends string>(ids: readonly T[]) =>
   z.enum(ids, { error: () => `must be one of ${ids.join(', ')}` });
 export const providerSchema = providerIdSchema(PROVIDER_IDS);
 /**
- * What every provider's account stays inside; `withAccountSyntax` then checks the provider's own
- * syntax (contract v1.1). For lightspeed-x and xentral both are the DNS-label rule of v1.0.
+ * What every provider's account stays inside; `accountSyntaxCheck` then checks the provider's own
+ * syntax (contract v1.1). For lightspeed-x and xentral both are the DNS-label rule of v1.0. Whether
+ * a connect session needs the account at all is the domain's rule (ConnectService.createSession).
  */
 export const accountSchema = z
   .string()
@@ -47,22 +48,6 @@ function accountSyntaxCheck(providers: readonly { readonly id: string; readonly 
         input: value.account,
       });
     }
-  });
-}
-
-/** `account` is required on a connect session of a provider that needs it before authorization. */
-function accountFirstCheck(registry: ProviderRegistry) {
-  return z.superRefine((value: { provider: string; account?: string | undefined }, context) => {
-    const provider = Object.hasOwn(registry, value.provider)
-      ? registry[value.provider as ProviderId]
-      : undefined;
-    if (provider?.oauth?.accountBeforeAuthorization !== true || value.account !== undefined) return;
-    context.issues.push({
-      code: 'custom',
-      path: ['account'],
-      message: `is required for ${provider.id}, which needs the account before authorization (${provider.account.syntax})`,
-      input: value.account,
-    });
   });
 }
 
@@ -205,7 +190,7 @@ export function providerRequestSchemas(registry: ProviderRegistry) {
       .check(accountSyntaxCheck(Object.values(registry))),
     connectSessionBody: z
       .extend(connectSessionBodySchema, { provider, account: z.optional(z.string()) })
-      .check(accountSyntaxCheck(Object.values(registry)), accountFirstCheck(registry)),
+      .check(accountSyntaxCheck(Object.values(registry))),
     listQuery: z.extend(listQuerySchema, { provider: z.optional(provider) }),
   };
 }

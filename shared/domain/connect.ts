@@ -111,8 +111,8 @@ export class ConnectService {
     }
     if (oauth.accountBeforeAuthorization && input.account === undefined) {
       throw new InvalidInputError(
-        'account',
-        `${input.provider} needs the account before authorization: give "account" (${providers[input.provider].account.syntax})`,
+        'sessionAccount',
+        `is required for ${input.provider}, which needs the account before authorization (${providers[input.provider].account.syntax})`,
       );
     }
     if (input.returnTo !== undefined && !returnToOrigins.includes(new URL(input.returnTo).origin)) {

@@ -19,7 +19,15 @@ export function brokerError<const Code extends string>(name: string, code: Code)
 }
 
 /** The inputs of the domain's operations that can be refused, by their domain names. */
-export type DomainInput = 'provider' | 'account' | 'returnTo' | 'token' | 'expiresAt' | 'cursor';
+export type DomainInput =
+  | 'provider'
+  | 'account'
+  /** The account a connect session names (it comes in a body, where `account` comes in a path). */
+  | 'sessionAccount'
+  | 'returnTo'
+  | 'token'
+  | 'expiresAt'
+  | 'cursor';
 
 /**
  * An input the domain refuses (the HTTP layer names the request field it came from). A cursor is

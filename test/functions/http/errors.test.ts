@@ -70,6 +70,7 @@ describe('HTTP error table', () => {
   it.each([
     ['provider', 'body.provider'],
     ['account', 'path.account'],
+    ['sessionAccount', 'body.account'],
     ['returnTo', 'body.return_to'],
     ['token', 'body.token'],
     ['expiresAt', 'body.expires_at'],
