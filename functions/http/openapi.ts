@@ -74,8 +74,11 @@ const errorResponse = (status: number) => ({
     : {}),
 });
 
-/** The query parameters by which the built-in providers' callbacks name the account. */
-const CALLBACK_ACCOUNT_PARAMETERS = [
+/**
+ * The query parameters by which the built-in providers' callbacks name the account. Built when the
+ * document is (on the first `GET /openapi.json`), not when a function starts.
+ */
+const callbackAccountParameters = (): string[] => [
   ...new Set(
     Object.values(createProviders(loadConfig({})))
       .map((provider) => provider.oauth?.callbackAccount?.parameter)
@@ -152,7 +155,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
       return {
         summary: 'The registered redirect URI',
         // The account parameters the providers' callbacks carry (lightspeed-x: domain_prefix).
-        parameters: ['code', 'state', 'error', ...CALLBACK_ACCOUNT_PARAMETERS].map((name) => ({
+        parameters: ['code', 'state', 'error', ...callbackAccountParameters()].map((name) => ({
           name,
           in: 'query',
           required: false,
