@@ -73,8 +73,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
     let lane = lanes.get(provider);
     if (lane === undefined) {
       const pacing = deps.providers[provider as ConnectionKey['provider']]?.oauth?.pacing;
-      // Personal tokens make no provider call: the global bound is their only pacing.
-      lane = pacing === undefined ? unpacedLane(concurrency) : pacedLane(pacing, concurrency);
+      lane = pacing === undefined ? (task) => task() : pacedLane(pacing, concurrency);
       lanes.set(provider, lane);
     }
     return lane;
@@ -88,7 +87,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
     const key: ConnectionKey = { provider: due.provider, account: due.account };
     const work =
       due.source === 'personal'
-        ? laneOf(`personal#${key.provider}`)(() => overall(() => announceExpiring(deps, key, report)))
+        ? // Personal tokens make no provider call: the overall bound is their only pacing.
+          overall(() => announceExpiring(deps, key, report))
         : laneOf(key.provider)(() => overall(() => refreshDue(deps, key, report)));
     const tracked: Promise<void> = work
       .catch((error: unknown) => {
@@ -103,11 +103,6 @@ export async function sweep(deps: SweepDeps): Promise<SweepReport> {
   report.durationMs = clock.now() - started;
   logger.info('sweep finished', { ...report });
   return report;
-}
-
-function unpacedLane(concurrency: number): Lane {
-  const limit = pLimit(concurrency);
-  return (task) => limit(task);
 }
 
 async function refreshDue(deps: SweepDeps, key: ConnectionKey, report: SweepReport): Promise<void> {
