@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { fields, when } from '../format';
 import type { Provider } from '../types';
 import { type CliContext, providerArgument } from './context';
-import { listing, PROVIDER_HELP, type ProviderHelp } from './providers';
+import { accountOf, listing, PROVIDER_HELP, type ProviderHelp } from './providers';
 
 /** Only providers with an OAuth app have a connect flow; the others take personal tokens. */
 const OAUTH = PROVIDER_HELP.filter((p) => p.oauth);
@@ -12,7 +12,6 @@ const OAUTH = PROVIDER_HELP.filter((p) => p.oauth);
 export function connectAccountHelp(providers: readonly ProviderHelp[] = OAUTH): string {
   const first = providers.filter((p) => p.accountFirst);
   const rest = providers.filter((p) => !p.accountFirst);
-  const what = (p: ProviderHelp) => `${p.id}: ${p.account}, e.g. ${p.example}`;
   return [
     'the account being connected',
     first.length === 0 ? undefined : `required for ${listing(first.map((p) => p.id))}`,
@@ -22,7 +21,7 @@ export function connectAccountHelp(providers: readonly ProviderHelp[] = OAUTH): 
           rest.map((p) => p.id),
           'and',
         )} (the provider must then name this account)`,
-    providers.map(what).join('; '),
+    providers.map(accountOf).join('; '),
   ]
     .filter((part) => part !== undefined)
     .join('; ');

@@ -40,7 +40,10 @@ export function listing(items: readonly string[], conjunction: 'or' | 'and' = 'o
     : `${items.slice(0, -1).join(', ')} ${conjunction} ${items.at(-1)}`;
 }
 
-/** The account argument's help: each provider's account, e.g. `shopify: Shopify shop name (demo-shop)`. */
+/** One provider's account for help texts: `shopify: Shopify shop name (…), e.g. demo-shop`. */
+export const accountOf = (p: ProviderHelp): string => `${p.id}: ${p.account}, e.g. ${p.example}`;
+
+/** The account argument's help: each provider's account. */
 export function accountHelp(providers: readonly ProviderHelp[] = PROVIDER_HELP): string {
-  return `the account: ${providers.map((p) => `${p.id}: ${p.account}, e.g. ${p.example}`).join('; ')}`;
+  return `the account: ${providers.map(accountOf).join('; ')}`;
 }

@@ -17,24 +17,19 @@ const need = (urls: Urls, name: string): string => {
   return url;
 };
 
+/** The three settings most providers have, named as the simulator names them. */
+const sameNames = (urls: Urls): Record<string, string> => ({
+  authorizeUrl: need(urls, 'authorizeUrl'),
+  tokenUrl: need(urls, 'tokenUrl'),
+  apiBaseUrl: need(urls, 'apiBaseUrl'),
+});
+
 /** The broker settings of each simulated provider, from its simulator's `urls(origin)`. */
 export const DEMO_SETTINGS: Readonly<Record<ProviderSimulatorId, (urls: Urls) => Record<string, string>>> =
   Object.freeze({
-    'lightspeed-x': (urls) => ({
-      authorizeUrl: need(urls, 'authorizeUrl'),
-      tokenUrl: need(urls, 'tokenUrl'),
-      apiBaseUrl: need(urls, 'apiBaseUrl'),
-    }),
-    shopify: (urls) => ({
-      authorizeUrl: need(urls, 'authorizeUrl'),
-      tokenUrl: need(urls, 'tokenUrl'),
-      apiBaseUrl: need(urls, 'apiBaseUrl'),
-    }),
-    square: (urls) => ({
-      authorizeUrl: need(urls, 'authorizeUrl'),
-      tokenUrl: need(urls, 'tokenUrl'),
-      apiBaseUrl: need(urls, 'apiBaseUrl'),
-    }),
+    'lightspeed-x': sameNames,
+    shopify: sameNames,
+    square: sameNames,
     clover: (urls) => {
       const region = (name: string) => need(urls, name).replaceAll('{region}', DEMO_CLOVER_REGION);
       return {
