@@ -116,6 +116,9 @@ export function reportTable(results: Readonly<Record<string, unknown>>, settings
       | { tokens_without_tracer?: { cold_init_ms: number; cold_init_ratio: number; bundle_bytes: number } }
       | undefined
   )?.tokens_without_tracer;
+  const asEsm = (
+    results.cold_init as { tokens_as_esm?: { cold_init_ms: number; bundle_bytes: number } } | undefined
+  )?.tokens_as_esm;
   const rows: string[][] = [
     [
       'fetch_overhead_ratio',
@@ -133,7 +136,7 @@ export function reportTable(results: Readonly<Record<string, unknown>>, settings
     [
       'cold_init_ms',
       REQUIRED.functions.map((name) => `${name} ${fmt(cold?.[name], 0)}`).join(', ') +
-        ` (client-dynamodb alone ${fmt(baselineMs, 0)}; with the default credential chain ${fmt(defaultChain?.cold_init_ms, 0)}; tokens without the Tracer ${fmt(withoutTracer?.cold_init_ms, 0)}, ratio ${fmt(withoutTracer?.cold_init_ratio)}, ${kb(withoutTracer?.bundle_bytes)})`,
+        ` (client-dynamodb alone ${fmt(baselineMs, 0)}; with the default credential chain ${fmt(defaultChain?.cold_init_ms, 0)}; tokens without the Tracer ${fmt(withoutTracer?.cold_init_ms, 0)}, ratio ${fmt(withoutTracer?.cold_init_ratio)}, ${kb(withoutTracer?.bundle_bytes)}; tokens built as ESM ${fmt(asEsm?.cold_init_ms, 0)})`,
       '—',
       '',
     ],

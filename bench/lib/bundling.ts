@@ -11,9 +11,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { LAMBDA_BUNDLING } from '../../infra/bundling';
+import { BUNDLE_ALIASES, CREDENTIAL_CHAIN, LAMBDA_BUNDLING } from '../../infra/bundling';
 import { ROOT } from './child';
 
 /** The stack's bundling options (recorded with the results). */
@@ -39,10 +39,22 @@ export const TRACER_OFF_ALIAS: Readonly<Record<string, string>> = {
 /** The reference built without the credential alias (the SDK's default chain), for comparison. */
 export const DEFAULT_CHAIN_BASELINE = 'dynamodb-only-default-chain';
 
-/** The stack's bundling without its credential-chain alias. */
+/** Diagnostic: the tokens function built as an ES module, as the stack built it before (with the
+ * banner that gave bundled CommonJS packages a `require`). */
+export const TOKENS_AS_ESM = 'tokens-esm';
+export const ESM_BUNDLING: Readonly<BundlingOptions> = Object.freeze({
+  ...STACK_BUNDLING,
+  format: OutputFormat.ESM,
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+});
+
+/** The stack's bundling without its credential-chain alias (its other aliases stay). */
 export function withoutCredentialAlias(): Readonly<BundlingOptions> {
-  const { esbuildArgs: _alias, ...rest } = STACK_BUNDLING;
-  return rest;
+  const others = Object.entries(BUNDLE_ALIASES).filter(([name]) => name !== CREDENTIAL_CHAIN);
+  return {
+    ...STACK_BUNDLING,
+    esbuildArgs: { '--alias': others.map(([name, path]) => `${name}=${path}`) },
+  };
 }
 
 /** The options of `LAMBDA_BUNDLING` this translation handles; anything else makes it throw. */
@@ -62,19 +74,31 @@ const TRANSLATED = new Set<keyof BundlingOptions>([
   'esbuildArgs',
 ]);
 
-/** esbuild CLI flags (`esbuildArgs`) this translation handles: `--alias` (`name=path`). */
+/**
+ * esbuild CLI flags (`esbuildArgs`) this translation handles: `--alias` with one `name=path` or a
+ * list of them (NodejsFunction passes each as `--alias:name=path`).
+ */
 function aliases(esbuildArgs: BundlingOptions['esbuildArgs']): Record<string, string> {
   const alias: Record<string, string> = {};
   for (const [flag, value] of Object.entries(esbuildArgs ?? {})) {
-    const [name, path] = typeof value === 'string' ? value.split(/=(.*)/s) : [];
-    if (flag !== '--alias' || name === undefined || path === undefined) {
-      throw new Error(
-        `bench/lib/bundling.ts does not translate the esbuild argument ${flag}=${String(value)}`,
-      );
+    const pairs = (Array.isArray(value) ? value : [value]).map((item) =>
+      typeof item === 'string' ? item.split(/=(.*)/s) : [],
+    );
+    for (const [name, path] of pairs) {
+      if (flag !== '--alias' || name === undefined || path === undefined) {
+        throw new Error(
+          `bench/lib/bundling.ts does not translate the esbuild argument ${flag}=${String(value)}`,
+        );
+      }
+      alias[name] = path;
     }
-    alias[name] = path;
   }
   return alias;
+}
+
+/** The file NodejsFunction writes the bundle to: `index.mjs` for ESM, `index.js` for CommonJS. */
+export function bundleFileName(bundling: Readonly<BundlingOptions> = STACK_BUNDLING): string {
+  return bundling.format === OutputFormat.ESM ? 'index.mjs' : 'index.js';
 }
 
 /** The esbuild API options equivalent to the command NodejsFunction runs with `bundling`. */
@@ -117,14 +141,14 @@ export function esbuildOptions(
 
 export interface BuiltBundle {
   readonly name: string;
-  /** index.mjs */
+  /** index.js (index.mjs for an ESM build) */
   readonly file: string;
   readonly bytes: number;
   readonly gzipBytes: number;
   readonly metafile: Metafile;
 }
 
-/** Builds one bundle into `<outDir>/<name>/index.mjs` (+ .map), as the asset directory holds it. */
+/** Builds one bundle into `<outDir>/<name>/index.js` (+ .map), as the asset directory holds it. */
 export async function buildBundle(
   name: string,
   entry: string,
@@ -135,7 +159,7 @@ export async function buildBundle(
 ): Promise<BuiltBundle> {
   const dir = join(outDir, name);
   await mkdir(dir, { recursive: true });
-  const file = join(dir, 'index.mjs');
+  const file = join(dir, bundleFileName(bundling));
   const options = esbuildOptions(entry, file, bundling);
   if (Object.keys(extraAlias).length > 0) options.alias = { ...options.alias, ...extraAlias };
   const result = await build(options);

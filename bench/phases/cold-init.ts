@@ -19,7 +19,9 @@ import {
   buildBundle,
   bytesByPackage,
   DEFAULT_CHAIN_BASELINE,
+  ESM_BUNDLING,
   FUNCTIONS,
+  TOKENS_AS_ESM,
   TOKENS_WITHOUT_TRACER,
   TRACER_OFF_ALIAS,
   withoutCredentialAlias,
@@ -118,6 +120,8 @@ export async function measureColdInit(options: ColdInitOptions) {
     outDir,
     withoutCredentialAlias(),
   );
+  // Diagnostic: the tokens function as an ES module (the stack's format before it moved to CommonJS).
+  bundles[TOKENS_AS_ESM] = await buildBundle(TOKENS_AS_ESM, lambdaEntry('tokens'), outDir, ESM_BUNDLING);
   // Diagnostic: the tokens function without the Tracer (what dropping X-Ray SDK tracing would buy).
   bundles[TOKENS_WITHOUT_TRACER] = await buildBundle(
     TOKENS_WITHOUT_TRACER,
@@ -172,6 +176,12 @@ export async function measureColdInit(options: ColdInitOptions) {
       cold_init_ms: net(TOKENS_WITHOUT_TRACER),
       cold_init_ratio: net(TOKENS_WITHOUT_TRACER) / net(BASELINE),
       bundle_bytes: bundles[TOKENS_WITHOUT_TRACER]!.bytes,
+    },
+    /** The tokens function built as an ES module: its cold init, ratio and bytes. */
+    tokens_as_esm: {
+      cold_init_ms: net(TOKENS_AS_ESM),
+      cold_init_ratio: net(TOKENS_AS_ESM) / net(BASELINE),
+      bundle_bytes: bundles[TOKENS_AS_ESM]!.bytes,
     },
     /** The reference with the SDK's default credential chain, and every function against it. */
     default_chain_baseline: {
