@@ -5,7 +5,7 @@ import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { esbuildOptions } from '../../bench/lib/bundling';
+import { bundleFileName, esbuildOptions } from '../../bench/lib/bundling';
 import { LAMBDA_BUNDLING, lambdaEntry } from '../../infra/bundling';
 import { EXTRA_ENV, LAMBDA_RUNTIME, METRICS } from '../../infra/token-broker';
 import { ENV, loadConfig } from '../../shared/config';
@@ -41,7 +41,7 @@ const benchTokensBundle = () => {
   benchBuild ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-bundle-'));
     try {
-      const outfile = join(dir, 'index.mjs');
+      const outfile = join(dir, bundleFileName());
       await build(esbuildOptions(lambdaEntry('tokens'), outfile));
       return { code: readFileSync(outfile) };
     } finally {
@@ -99,32 +99,29 @@ describe('Lambda functions', () => {
     );
   });
 
-  it.each(NAMES)(
-    '%s: bundled as minified ESM with a source map, the createRequire banner and the AWS SDK',
-    (name) => {
-      const dir = bundleDir(name);
-      expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
-      const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
-      expect(
-        code.startsWith(
-          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        ),
-      ).toBe(true);
-      // Minified: few, long lines. Source map linked.
-      expect(code.split('\n').length).toBeLessThan(200);
-      expect(code).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
-      // The AWS SDK is inside the bundle, not imported from the runtime's copy.
-      expect(code).not.toMatch(/(?:from|import\()\s*["']@aws-sdk\//);
-      expect(code).not.toMatch(/[^[]require\(["']@aws-sdk\//);
-      expect(code).toContain('secretsmanager');
-      expect(existsSync(join(dir, 'node_modules'))).toBe(false);
-    },
-  );
+  it.each(NAMES)('%s: bundled as minified CommonJS with a source map and the AWS SDK', (name) => {
+    const dir = bundleDir(name);
+    expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map']);
+    const code = readFileSync(join(dir, 'index.js'), 'utf8');
+    // CommonJS: the handler is a property of module.exports, and no ES module syntax is left
+    // (an `import` of a built-in would bring back the ES module facade, infra/bundling.ts).
+    expect(code).toMatch(/module\.exports\s*=/);
+    expect(code).not.toMatch(/(?:^|[;}\n])\s*import\s*[{*\w][^;]*\sfrom\s*["']/);
+    expect(code).not.toContain('import.meta');
+    // Minified: few, long lines. Source map linked.
+    expect(code.split('\n').length).toBeLessThan(200);
+    expect(code).toMatch(/\/\/# sourceMappingURL=index\.js\.map\s*$/);
+    // The AWS SDK is inside the bundle, not imported from the runtime's copy.
+    expect(code).not.toMatch(/(?:from|import\()\s*["']@aws-sdk\//);
+    expect(code).not.toMatch(/[^[]require\(["']@aws-sdk\//);
+    expect(code).toContain('secretsmanager');
+    expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+  });
 
   it.each(NAMES)(
     '%s: takes its credentials from the environment, without the STS and SSO clients of the default chain',
     (name) => {
-      const code = readFileSync(join(bundleDir(name), 'index.mjs'), 'utf8');
+      const code = readFileSync(join(bundleDir(name), 'index.js'), 'utf8');
       // Operation names of the STS and SSO clients the default chain (web identity, SSO) bundles.
       expect(code).not.toContain('AssumeRoleWithWebIdentity');
       expect(code).not.toContain('GetRoleCredentials');
@@ -138,7 +135,7 @@ describe('Lambda functions', () => {
 
   it('ships the bundle the cold-start benchmark measures, byte for byte', async () => {
     const { code } = await benchTokensBundle();
-    expect(code.equals(readFileSync(join(bundleDir('tokens'), 'index.mjs')))).toBe(true);
+    expect(code.equals(readFileSync(join(bundleDir('tokens'), bundleFileName())))).toBe(true);
   });
 
   it('enables source maps at run time', () => {
