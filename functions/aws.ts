@@ -38,12 +38,14 @@ export const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: 
  * stack, never the response), one per AWS SDK call of the clients passed through
  * `captureAWSv3Client` below (operation, region, request id; DynamoDB's table name) and one per
  * provider call through fetch (host and path, no query string, no headers, no body).
- * test/functions/aws.test.ts collects every segment of a whole flow and finds no secret in them.
+ * test/functions/aws.test.ts (from the sources) and test/infra/bundles.test.ts (the shipped bundles,
+ * a process each) collect every segment of a whole flow and find no secret in them.
  *
  * The Tracer is built on aws-xray-sdk-core, a CommonJS package esbuild cannot tree-shake, so every
- * bundle carries all of it, with cls-hooked, shimmer and semver: about 120 KB of the tokens bundle and, in `npm run bench`, 6 to 10
- * ms of its import, the largest part of the cold start above a DynamoDB-only function. That cost is
- * accepted here, and deliberately not hidden:
+ * bundle carries all of it, with cls-hooked and shimmer (semver is trimmed to the one function it
+ * calls, infra/xray-semver.cjs): about 104 KB of the tokens bundle and, in `npm run bench`
+ * (`cold_init.tokens_without_tracer`), about 23 ms of its import, the largest single part of the
+ * cold start above a DynamoDB-only function. That cost is accepted here, and deliberately not hidden:
  * - Not imported lazily: with active tracing the Tracer works from the first invocation on, so a
  *   lazy import would only move its time from the init phase into the first request (and flatter
  *   a benchmark run outside Lambda, where the Tracer is off).
