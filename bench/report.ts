@@ -119,6 +119,18 @@ export function reportTable(results: Readonly<Record<string, unknown>>, settings
   const asEsm = (
     results.cold_init as { tokens_as_esm?: { cold_init_ms: number; bundle_bytes: number } } | undefined
   )?.tokens_as_esm;
+  const instructions = (
+    results.cold_init as
+      | {
+          cold_init_instructions?: {
+            ratio_by_function: Record<string, number>;
+            default_chain_ratio_by_function: Record<string, number>;
+            tokens_without_tracer_ratio: number;
+            tokens_as_esm_ratio: number;
+          } | null;
+        }
+      | undefined
+  )?.cold_init_instructions;
   const rows: string[][] = [
     [
       'fetch_overhead_ratio',
@@ -161,6 +173,18 @@ export function reportTable(results: Readonly<Record<string, unknown>>, settings
             )
           ? 'yes'
           : '**no**',
+    ],
+    [
+      'cold_init_instructions',
+      instructions == null
+        ? 'n/a (valgrind not installed)'
+        : `ratio ${REQUIRED.functions.map((name) => `${name} ${fmt(instructions.ratio_by_function[name])}`).join(', ')} (against the default-chain reference: ${REQUIRED.functions
+            .map((name) => `${name} ${fmt(instructions.default_chain_ratio_by_function[name])}`)
+            .join(
+              ', ',
+            )}; tokens without the Tracer ${fmt(instructions.tokens_without_tracer_ratio)}, tokens built as ESM ${fmt(instructions.tokens_as_esm_ratio)})`,
+      '(diagnostic: the ratios above, counted in instructions)',
+      '',
     ],
     [
       'bundle_bytes',

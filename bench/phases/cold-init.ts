@@ -9,9 +9,16 @@
  * clients without calling AWS. A separate, untimed run per bundle proves that: it fails if the import
  * opens any TCP connection or sends UDP. A diagnostic target shows the tokens bundle and the
  * reference without source maps, to tell what `--enable-source-maps` costs.
+ *
+ * The import is `import()` of the bundle file, as the Node.js runtime interface client loads a
+ * handler (src/function/module-loader.ts there tries `import()` for every extension). Wall times on
+ * a shared machine move by tens of ms between runs, so where valgrind is installed every target is
+ * also counted in instructions (callgrind), which repeat from run to run.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import pLimit from 'p-limit';
 import { lambdaEntry } from '../../infra/bundling';
 import {
   BASELINE,
@@ -101,6 +108,56 @@ function timeProcess(args: string[], env: Record<string, string>): Promise<{ ms:
   });
 }
 
+/** valgrind's path, or undefined when it is not installed (.ci/run installs it). */
+function findValgrind(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v valgrind'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Instructions one fresh process executes, counted by valgrind's callgrind, where wall time moves by
+ * tens of ms between runs here. V8 compiles and collects garbage on background threads by default,
+ * and how much of that work a process does before it exits depends on timing: counts of the same
+ * import varied from 589 to 825 million. With V8's `--single-threaded --predictable` all of it runs
+ * on the main thread, deterministically: three counts of the tokens bundle, two of them side by
+ * side, agreed within 0.01 %. `--smc-check=all-non-file` lets valgrind follow V8's generated code.
+ */
+function countInstructions(valgrind: string, args: string[], env: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      valgrind,
+      [
+        '--tool=callgrind',
+        '--callgrind-out-file=/dev/null',
+        '--smc-check=all-non-file',
+        process.execPath,
+        '--single-threaded',
+        '--predictable',
+        ...args,
+      ],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const collected = /Collected : (\d+)/.exec(stderr)?.[1];
+      if (code === 0 && collected !== undefined) resolve(Number(collected));
+      else
+        reject(
+          new Error(
+            `callgrind of ${args.join(' ').slice(0, 120)}… exited with ${code}: ${stderr.slice(-1500)}`,
+          ),
+        );
+    });
+  });
+}
+
 export interface ColdInitOptions {
   readonly runs: number;
   readonly log: (line: string) => void;
@@ -166,6 +223,35 @@ export async function measureColdInit(options: ColdInitOptions) {
   const coldInit = Object.fromEntries([...FUNCTIONS, BASELINE].map((name) => [name, net(name)]));
   const ratios = Object.fromEntries(FUNCTIONS.map((name) => [name, net(name) / net(BASELINE)]));
   const defaultChainMs = net(DEFAULT_CHAIN_BASELINE);
+
+  // Instruction counts: one callgrind run per bundle (and a bare process), minus the bare process.
+  const valgrind = findValgrind();
+  let instructions: Record<string, number> | undefined;
+  if (valgrind === undefined) {
+    options.log('  valgrind not found: no instruction counts (apt-get install valgrind)');
+  } else {
+    // Counts do not depend on what else runs, so the runs share the cores.
+    const limit = pLimit(availableParallelism());
+    const bare = await countInstructions(valgrind, ['-e', '0'], env);
+    const counted: Record<string, number> = Object.fromEntries(
+      await Promise.all(
+        Object.values(bundles).map((bundle) =>
+          limit(async () => [
+            bundle.name,
+            (await countInstructions(valgrind, ['-e', importScript(bundle.file)], env)) - bare,
+          ]),
+        ),
+      ),
+    );
+    instructions = counted;
+    options.log(
+      `  instructions (millions, minus node -e 0): ${Object.entries(counted)
+        .map(([name, count]) => `${name} ${(count / 1e6).toFixed(0)}`)
+        .join(', ')}`,
+    );
+  }
+  const byInstructions = (name: string, reference: string) =>
+    instructions === undefined ? null : instructions[name]! / instructions[reference]!;
   return {
     cold_init_ms: Object.fromEntries(FUNCTIONS.map((name) => [name, coldInit[name]!])),
     cold_init_ratio: ratios.tokens!,
@@ -191,6 +277,24 @@ export async function measureColdInit(options: ColdInitOptions) {
         FUNCTIONS.map((name) => [name, net(name) / defaultChainMs]),
       ),
     },
+    /**
+     * The same comparisons in executed instructions (callgrind), null without valgrind: each
+     * bundle's import minus `node -e 0`, and every function against both references.
+     */
+    cold_init_instructions:
+      instructions === undefined
+        ? null
+        : {
+            counts: instructions,
+            ratio_by_function: Object.fromEntries(
+              FUNCTIONS.map((name) => [name, byInstructions(name, BASELINE)]),
+            ),
+            default_chain_ratio_by_function: Object.fromEntries(
+              FUNCTIONS.map((name) => [name, byInstructions(name, DEFAULT_CHAIN_BASELINE)]),
+            ),
+            tokens_without_tracer_ratio: byInstructions(TOKENS_WITHOUT_TRACER, BASELINE),
+            tokens_as_esm_ratio: byInstructions(TOKENS_AS_ESM, BASELINE),
+          },
     node_e_0_ms: medians['node -e 0']!,
     without_source_maps: {
       tokens_ms: net('tokens (no source maps)', 'node -e 0 (no source maps)'),
