@@ -2,7 +2,7 @@
  * What the run reports: the keys it must produce, the targets, and the table printed at the end
  * (the same figures as bench/results.json).
  */
-import { TOKENS_MEMORY_MB } from './lib/bundling';
+import { BASELINE, TOKENS_MEMORY_MB } from './lib/bundling';
 import type { Settings } from './options';
 import { PRICES } from './prices';
 
@@ -127,6 +127,8 @@ export function reportTable(results: Readonly<Record<string, unknown>>, settings
             default_chain_ratio_by_function: Record<string, number>;
             tokens_without_tracer_ratio: number;
             tokens_as_esm_ratio: number;
+            without_source_maps_ratio: number;
+            counts: Record<string, number>;
           } | null;
         }
       | undefined
@@ -182,7 +184,7 @@ export function reportTable(results: Readonly<Record<string, unknown>>, settings
             .map((name) => `${name} ${fmt(instructions.default_chain_ratio_by_function[name])}`)
             .join(
               ', ',
-            )}; tokens without the Tracer ${fmt(instructions.tokens_without_tracer_ratio)}, tokens built as ESM ${fmt(instructions.tokens_as_esm_ratio)})`,
+            )}; tokens without the Tracer ${fmt(instructions.tokens_without_tracer_ratio)}, tokens built as ESM ${fmt(instructions.tokens_as_esm_ratio)}, tokens and reference without source maps ${fmt(instructions.without_source_maps_ratio)}); millions: tokens ${fmt((instructions.counts.tokens ?? Number.NaN) / 1e6, 0)}, reference ${fmt((instructions.counts[BASELINE] ?? Number.NaN) / 1e6, 0)}, tokens without source maps ${fmt((instructions.counts['tokens (no source maps)'] ?? Number.NaN) / 1e6, 0)}`,
       '(diagnostic: the ratios above, counted in instructions)',
       '',
     ],

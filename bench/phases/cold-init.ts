@@ -232,17 +232,25 @@ export async function measureColdInit(options: ColdInitOptions) {
   } else {
     // Counts do not depend on what else runs, so the runs share the cores.
     const limit = pLimit(availableParallelism());
-    const bare = await countInstructions(valgrind, ['-e', '0'], env);
-    const counted: Record<string, number> = Object.fromEntries(
-      await Promise.all(
-        Object.values(bundles).map((bundle) =>
-          limit(async () => [
-            bundle.name,
-            (await countInstructions(valgrind, ['-e', importScript(bundle.file)], env)) - bare,
-          ]),
-        ),
-      ),
+    const count = (args: string[], environment = env) =>
+      limit(() => countInstructions(valgrind, args, environment));
+    const [bare, bareNoMaps] = await Promise.all([count(['-e', '0']), count(['-e', '0'], noSourceMaps)]);
+    const jobs = Object.values(bundles).map(
+      async (bundle): Promise<[string, number]> => [
+        bundle.name,
+        (await count(['-e', importScript(bundle.file)])) - bare,
+      ],
     );
+    // Diagnostic: what `--enable-source-maps` costs the tokens function and the reference.
+    for (const name of ['tokens', BASELINE]) {
+      jobs.push(
+        (async (): Promise<[string, number]> => [
+          `${name} (no source maps)`,
+          (await count(['-e', importScript(bundles[name]!.file)], noSourceMaps)) - bareNoMaps,
+        ])(),
+      );
+    }
+    const counted: Record<string, number> = Object.fromEntries(await Promise.all(jobs));
     instructions = counted;
     options.log(
       `  instructions (millions, minus node -e 0): ${Object.entries(counted)
@@ -294,6 +302,10 @@ export async function measureColdInit(options: ColdInitOptions) {
             ),
             tokens_without_tracer_ratio: byInstructions(TOKENS_WITHOUT_TRACER, BASELINE),
             tokens_as_esm_ratio: byInstructions(TOKENS_AS_ESM, BASELINE),
+            without_source_maps_ratio: byInstructions(
+              'tokens (no source maps)',
+              `${BASELINE} (no source maps)`,
+            ),
           },
     node_e_0_ms: medians['node -e 0']!,
     without_source_maps: {
