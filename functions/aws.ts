@@ -43,9 +43,9 @@ export const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: 
  *
  * The Tracer is built on aws-xray-sdk-core, a CommonJS package esbuild cannot tree-shake, so every
  * bundle carries all of it, with cls-hooked and shimmer (semver is trimmed to the one function it
- * calls, infra/xray-semver.cjs): about 104 KB of the tokens bundle and, in `npm run bench`
- * (`cold_init.tokens_without_tracer`), about 23 ms of its import, the largest single part of the
- * cold start above a DynamoDB-only function. That cost is accepted here, and deliberately not hidden:
+ * calls, infra/xray-semver.cjs): 104 KB of the tokens bundle and, in `npm run bench`
+ * (`cold_init.cold_init_instructions`), 97 million of the 698 million instructions of its import,
+ * the largest part of the cold start above a DynamoDB-only function after source maps. That cost is accepted here, and deliberately not hidden:
  * - Not imported lazily: with active tracing the Tracer works from the first invocation on, so a
  *   lazy import would only move its time from the init phase into the first request (and flatter
  *   a benchmark run outside Lambda, where the Tracer is off).
