@@ -1,8 +1,9 @@
 /**
  * One Lambda function in a process of its own, as on AWS: test/infra/bundles.test.ts forks this
  * script per bundle. It loads the bundle the way the Node.js runtime interface client does (a
- * dynamic import of the handler file) and runs each invocation the parent sends over IPC with that
- * invocation's X-Ray trace header in `_X_AMZN_TRACE_ID`, as the runtime sets it.
+ * dynamic import of the handler file, then `handler` from the module or else from its default export:
+ * src/function/module-loader.ts and handler-resolver.ts there) and runs each invocation the parent
+ * sends over IPC with that invocation's X-Ray trace header in `_X_AMZN_TRACE_ID`, as the runtime sets it.
  */
 import { pathToFileURL } from 'node:url';
 
