@@ -53,6 +53,8 @@ export const CONTEXT_KEYS = {
   secretPrefix: 'Secrets Manager name prefix ending in "/" (default <stackname>/)',
   logLevel: 'DEBUG, INFO, WARN or ERROR (default INFO)',
   logRetentionDays: 'retention of function and access logs in days (default 30)',
+  sourceMapStackTraces:
+    'true or false: stack traces name the TypeScript sources (NODE_OPTIONS=--enable-source-maps), at a cost in cold start (default true)',
   throttleRateLimit: 'steady-state requests per second of the API (default 100)',
   throttleBurstLimit: 'burst requests of the API (default 200)',
 } as const;
@@ -113,6 +115,17 @@ export function readBrokerContext(node: Node): BrokerContext {
     return parsed;
   };
 
+  const flag = (key: ContextKey): boolean | undefined => {
+    const value = raw(key);
+    if (value === undefined || value === null || typeof value === 'boolean') return value ?? undefined;
+    const word = text(key)?.toLowerCase();
+    if (word === undefined) return undefined;
+    if (word !== 'true' && word !== 'false') {
+      throw new Error(`context ${key} must be true or false, got "${String(value)}"`);
+    }
+    return word === 'true';
+  };
+
   const stackName = text('stackName') ?? 'TokenBroker';
   rejectUnknownProviderKeys(node);
   const providers: Partial<Record<OAuthProviderId, OAuthClientOptions>> = {};
@@ -170,6 +183,7 @@ export function readBrokerContext(node: Node): BrokerContext {
   const returnToOrigins = list('returnToOrigins', /,/);
   const alarmEmail = text('alarmEmail');
   const secretPrefix = text('secretPrefix');
+  const sourceMapStackTraces = flag('sourceMapStackTraces');
 
   const props: TokenBrokerStackProps = {
     description: 'Token broker: OAuth connect, single-flight token refresh, scheduled sweep, personal tokens',
@@ -182,6 +196,7 @@ export function readBrokerContext(node: Node): BrokerContext {
     ...(secretPrefix !== undefined ? { secretPrefix } : {}),
     ...(logLevel !== undefined ? { logLevel: logLevel as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' } : {}),
     ...(retentionDays !== undefined ? { logRetention: retentionDays as RetentionDays } : {}),
+    ...(sourceMapStackTraces !== undefined ? { sourceMapStackTraces } : {}),
     ...(rateLimit !== undefined || burstLimit !== undefined
       ? { throttle: { rateLimit: rateLimit ?? 100, burstLimit: burstLimit ?? 200 } }
       : {}),

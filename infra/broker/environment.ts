@@ -18,6 +18,8 @@ export interface StaticSettings {
   readonly refreshMargin: Duration;
   readonly sweepConcurrency: number;
   readonly logLevel: string;
+  /** NODE_OPTIONS=--enable-source-maps (TokenBrokerProps.sourceMapStackTraces). */
+  readonly sourceMapStackTraces: boolean;
 }
 
 /**
@@ -52,6 +54,6 @@ export function staticEnvironment(settings: StaticSettings): Record<string, stri
     // A handler's response is a token: X-Ray must never get it as metadata (Powertools' default).
     [EXTRA_ENV.powertoolsTracerCaptureResponse]: 'false',
     // Stack traces through the minified bundle point at the TypeScript sources.
-    NODE_OPTIONS: '--enable-source-maps',
+    ...(settings.sourceMapStackTraces ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
   };
 }

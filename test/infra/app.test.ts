@@ -36,6 +36,7 @@ describe('stack configuration from CDK context', () => {
       logLevel: 'debug',
       logRetentionDays: '90',
       throttleRateLimit: '50',
+      sourceMapStackTraces: 'false',
     });
     expect(stackName).toBe('AcmeBroker');
     expect(props.providers?.['lightspeed-x']).toEqual({
@@ -54,6 +55,14 @@ describe('stack configuration from CDK context', () => {
     expect(props.logLevel).toBe('DEBUG');
     expect(props.logRetention).toBe(90);
     expect(props.throttle).toEqual({ rateLimit: 50, burstLimit: 200 });
+    expect(props.sourceMapStackTraces).toBe(false);
+  });
+
+  it('reads sourceMapStackTraces as a JSON boolean or as true/false text, and leaves it unset without the key', () => {
+    expect(contextOf({ sourceMapStackTraces: true }).props.sourceMapStackTraces).toBe(true);
+    expect(contextOf({ sourceMapStackTraces: false }).props.sourceMapStackTraces).toBe(false);
+    expect(contextOf({ sourceMapStackTraces: ' TRUE ' }).props.sourceMapStackTraces).toBe(true);
+    expect(contextOf({}).props).not.toHaveProperty('sourceMapStackTraces');
   });
 
   it.each([
@@ -63,6 +72,8 @@ describe('stack configuration from CDK context', () => {
     [{ lightspeedScopes: 'products:read' }, /need lightspeedClientId/],
     [{ logLevel: 'verbose' }, /logLevel/],
     [{ logRetentionDays: '2' }, /logRetentionDays/],
+    [{ sourceMapStackTraces: 'no' }, /sourceMapStackTraces must be true or false/],
+    [{ sourceMapStackTraces: 1 }, /sourceMapStackTraces must be true or false/],
   ])('rejects %o naming the key', (context, message) => {
     expect(() => contextOf(context)).toThrow(message);
   });

@@ -12,7 +12,7 @@ import { ENV, loadConfig } from '../../shared/config';
 import { GRANT_RETRY_POLICY } from '../../shared/domain/retry';
 import { PROVIDER_DEFINITIONS } from '../../shared/providers';
 import { lightspeedX } from '../../shared/providers/lightspeed-x';
-import { type Json, type Resource, type Synth, synthBroker } from './support';
+import { type Json, type Resource, type Synth, synthBroker, TEST_PROPS } from './support';
 
 const LIGHTSPEED_ENV = lightspeedX.oauth.env;
 
@@ -140,6 +140,22 @@ describe('Lambda functions', () => {
 
   it('enables source maps at run time', () => {
     for (const name of NAMES) expect(envOf(name).NODE_OPTIONS).toBe('--enable-source-maps');
+  });
+
+  it('leaves source maps off at run time when told, and still ships each map beside its bundle', () => {
+    const off = synthBroker({ ...TEST_PROPS, sourceMapStackTraces: false }, { bundle: true });
+    const offResources = off.template.toJSON().Resources as Record<string, Resource>;
+    for (const name of NAMES) {
+      const fn = off.stack.broker.functions[name];
+      const id = off.stack.getLogicalId(fn.node.defaultChild as never);
+      const environment = offResources[id]?.Properties?.Environment as
+        | { Variables?: Record<string, Json> }
+        | undefined;
+      expect(environment?.Variables).toHaveProperty(ENV.tableName);
+      expect(environment?.Variables).not.toHaveProperty('NODE_OPTIONS');
+      const asset = fn.node.findChild('Code') as Asset;
+      expect(readdirSync(join(off.app.outdir, asset.assetPath)).sort()).toEqual(['index.js', 'index.js.map']);
+    }
   });
 
   it('configures every function through the environment names of shared/config.ts and the provider definitions', () => {
