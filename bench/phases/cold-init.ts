@@ -87,11 +87,15 @@ dgram.Socket.prototype.send = function (...args) { flag('udp'); return send.appl
 const importScript = (file: string) =>
   `import(${JSON.stringify(pathToFileURL(file).href)}).then(() => process.exit(), (error) => { console.error(error); process.exit(1); })`;
 
-/** Wall time of one fresh process, spawn to exit, in ms. */
-function timeProcess(args: string[], env: Record<string, string>): Promise<{ ms: number; stderr: string }> {
+/** Runs `command` in a fresh process; its wall time, spawn to exit, in ms, and its stderr. */
+function runProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ ms: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
@@ -102,11 +106,16 @@ function timeProcess(args: string[], env: Record<string, string>): Promise<{ ms:
       if (code === 0) resolve({ ms, stderr });
       else
         reject(
-          new Error(`node ${args.join(' ').slice(0, 120)}… exited with ${code}: ${stderr.slice(-2000)}`),
+          new Error(
+            `${command} ${args.join(' ').slice(0, 120)}… exited with ${code}: ${stderr.slice(-2000)}`,
+          ),
         );
     });
   });
 }
+
+/** Wall time of one fresh node process, spawn to exit, in ms. */
+const timeProcess = (args: string[], env: Record<string, string>) => runProcess(process.execPath, args, env);
 
 /** valgrind's path, or undefined when it is not installed (.ci/run installs it). */
 function findValgrind(): string | undefined {
@@ -125,37 +134,27 @@ function findValgrind(): string | undefined {
  * on the main thread, deterministically: three counts of the tokens bundle, two of them side by
  * side, agreed within 0.01 %. `--smc-check=all-non-file` lets valgrind follow V8's generated code.
  */
-function countInstructions(valgrind: string, args: string[], env: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      valgrind,
-      [
-        '--tool=callgrind',
-        '--callgrind-out-file=/dev/null',
-        '--smc-check=all-non-file',
-        process.execPath,
-        '--single-threaded',
-        '--predictable',
-        ...args,
-      ],
-      { env, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const collected = /Collected : (\d+)/.exec(stderr)?.[1];
-      if (code === 0 && collected !== undefined) resolve(Number(collected));
-      else
-        reject(
-          new Error(
-            `callgrind of ${args.join(' ').slice(0, 120)}… exited with ${code}: ${stderr.slice(-1500)}`,
-          ),
-        );
-    });
-  });
+async function countInstructions(
+  valgrind: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<number> {
+  const { stderr } = await runProcess(
+    valgrind,
+    [
+      '--tool=callgrind',
+      '--callgrind-out-file=/dev/null',
+      '--smc-check=all-non-file',
+      process.execPath,
+      '--single-threaded',
+      '--predictable',
+      ...args,
+    ],
+    env,
+  );
+  const collected = /Collected : (\d+)/.exec(stderr)?.[1];
+  if (collected === undefined) throw new Error(`callgrind printed no count: ${stderr.slice(-1500)}`);
+  return Number(collected);
 }
 
 export interface ColdInitOptions {
@@ -250,10 +249,9 @@ export async function measureColdInit(options: ColdInitOptions) {
         ])(),
       );
     }
-    const counted: Record<string, number> = Object.fromEntries(await Promise.all(jobs));
-    instructions = counted;
+    instructions = Object.fromEntries(await Promise.all(jobs));
     options.log(
-      `  instructions (millions, minus node -e 0): ${Object.entries(counted)
+      `  instructions (millions, minus node -e 0): ${Object.entries(instructions)
         .map(([name, count]) => `${name} ${(count / 1e6).toFixed(0)}`)
         .join(', ')}`,
     );
