@@ -45,7 +45,8 @@ export const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: 
  * bundle carries all of it, with cls-hooked and shimmer (semver is trimmed to the one function it
  * calls, infra/xray-semver.cjs): 104 KB of the tokens bundle and, in `npm run bench`
  * (`cold_init.cold_init_instructions`), 97 million of the 698 million instructions of its import,
- * the largest part of the cold start above a DynamoDB-only function after source maps. That cost is accepted here, and deliberately not hidden:
+ * the largest part of the cold start above a DynamoDB-only function after source maps. That cost is
+ * accepted here, and deliberately not hidden:
  * - Not imported lazily: with active tracing the Tracer works from the first invocation on, so a
  *   lazy import would only move its time from the init phase into the first request (and flatter
  *   a benchmark run outside Lambda, where the Tracer is off).

@@ -26,6 +26,11 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = Object.freeze({
   semver: './infra/xray-semver.cjs',
 });
 
+/** `aliases` as NodejsFunction's `esbuildArgs`: one `--alias` with a `name=path` per package. */
+export const aliasArgs = (aliases: Readonly<Record<string, string>>): Record<string, string[]> => ({
+  '--alias': Object.entries(aliases).map(([name, path]) => `${name}=${path}`),
+});
+
 /**
  * esbuild settings of every function (NodejsFunction runs the esbuild in node_modules, never Docker).
  *
@@ -63,7 +68,5 @@ export const LAMBDA_BUNDLING: Readonly<BundlingOptions> = Object.freeze({
   bundleAwsSDK: true,
   forceDockerBundling: false,
   logLevel: LogLevel.WARNING,
-  esbuildArgs: {
-    '--alias': Object.entries(BUNDLE_ALIASES).map(([name, path]) => `${name}=${path}`),
-  },
+  esbuildArgs: aliasArgs(BUNDLE_ALIASES),
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { BUNDLE_ALIASES, CREDENTIAL_CHAIN, LAMBDA_BUNDLING } from '../../infra/bundling';
+import { aliasArgs, BUNDLE_ALIASES, CREDENTIAL_CHAIN, LAMBDA_BUNDLING } from '../../infra/bundling';
 import { ROOT } from './child';
 
 /** The stack's bundling options (recorded with the results). */
@@ -50,11 +50,8 @@ export const ESM_BUNDLING: Readonly<BundlingOptions> = Object.freeze({
 
 /** The stack's bundling without its credential-chain alias (its other aliases stay). */
 export function withoutCredentialAlias(): Readonly<BundlingOptions> {
-  const others = Object.entries(BUNDLE_ALIASES).filter(([name]) => name !== CREDENTIAL_CHAIN);
-  return {
-    ...STACK_BUNDLING,
-    esbuildArgs: { '--alias': others.map(([name, path]) => `${name}=${path}`) },
-  };
+  const { [CREDENTIAL_CHAIN]: _chain, ...others } = BUNDLE_ALIASES;
+  return { ...STACK_BUNDLING, esbuildArgs: aliasArgs(others) };
 }
 
 /** The options of `LAMBDA_BUNDLING` this translation handles; anything else makes it throw. */
